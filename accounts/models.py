@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.db import models
+from django.db.models.functions import Lower
+from django.utils import timezone
+
+
+class Role(models.TextChoices):
+    """Global roles, highest first (contract §15)."""
+
+    SUPER_ADMIN = "super_admin", "Super admin"
+    ADMIN = "admin", "Admin"
+    PREMIUM = "premium", "Premium"
+    USER = "user", "User"
+
+
+ROLE_LEVELS = {Role.SUPER_ADMIN: 100, Role.ADMIN: 50, Role.PREMIUM: 20, Role.USER: 10}
+STAFF_ROLES = frozenset({Role.SUPER_ADMIN, Role.ADMIN})
+
+
+class UserQuerySet(models.QuerySet["User"]):
+    def alive(self) -> UserQuerySet:
+        """Users that are not soft-deleted."""
+        return self.filter(deleted_at__isnull=True)
+
+
+class UserManager(BaseUserManager["User"]):
+    def get_queryset(self) -> UserQuerySet:
+        return UserQuerySet(self.model, using=self._db)
+
+    def alive(self) -> UserQuerySet:
+        return self.get_queryset().alive()
+
+    @classmethod
+    def normalize_email(cls, email: str | None) -> str:
+        return (email or "").strip().lower()
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email__iexact=self.normalize_email(username), deleted_at__isnull=True)
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required")
+        user = self.model(email=self.normalize_email(email), **extra)
+        if password:
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("role", Role.SUPER_ADMIN)
+        extra.setdefault("email_verified", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who signs in with an email address. `is_staff`/`is_superuser` follow `role`."""
+
+    email = models.EmailField(max_length=255, unique=True)
+    name = models.CharField(max_length=255, blank=True)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.USER, db_index=True)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, editable=False)
+    email_verified = models.BooleanField(default=False)
+    email_verified_at = models.DateTimeField(null=True, blank=True)
+
+    bio = models.CharField(max_length=500, blank=True)
+    location = models.CharField(max_length=255, blank=True)
+    social_links = models.JSONField(default=dict, blank=True)
+    avatar = models.CharField(max_length=255, blank=True)
+
+    failed_login_attempts = models.PositiveIntegerField(default=0)
+    last_failed_login = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_login_at = models.DateTimeField(null=True, blank=True)
+    last_login_ip = models.GenericIPAddressField(null=True, blank=True)
+    last_password_change_at = models.DateTimeField(null=True, blank=True)
+
+    deletion_requested_at = models.DateTimeField(null=True, blank=True)
+    deletion_scheduled_at = models.DateTimeField(null=True, blank=True)
+    deletion_reason = models.TextField(blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects: ClassVar[UserManager] = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = ["name"]
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            # Emails are stored lowercased; this guards writes that bypass `save()`.
+            # A soft-deleted account keeps its address reserved until it is purged or restored.
+            models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email = User.objects.normalize_email(self.email)
+        self.is_staff = self.role in STAFF_ROLES
+        self.is_superuser = self.role == Role.SUPER_ADMIN
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "role" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
+        super().save(*args, **kwargs)
+
+    @property
+    def role_level(self) -> int:
+        return ROLE_LEVELS.get(Role(self.role), 0)
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.email
+
+    def get_full_name(self) -> str:
+        return self.display_name
+
+    def get_short_name(self) -> str:
+        return self.name.split(" ")[0] if self.name else self.email

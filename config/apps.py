@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.db.models.signals import post_migrate
+
+
+class PlatformConfig(AppConfig):
+    """Cross-cutting plumbing: errors, middleware, health, real-time, jobs, pages."""
+
+    name = "config"
+    label = "platform"
+    verbose_name = "Platform"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from config import jobs, metrics  # noqa: F401  (registers signal handlers, metrics)
+
+        jobs.connect_signals()
+        post_migrate.connect(_sync_schedules, sender=self, dispatch_uid="keel-sync-schedules")
+
+
+def _sync_schedules(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
+    """Schedules declared in code exist after every `migrate` (idempotent)."""
+    from config.jobs import sync_schedules
+
+    sync_schedules()

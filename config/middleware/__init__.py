@@ -1,0 +1,1 @@
+"""Keel's HTTP middleware, in the contract's pipeline order (see docs/architecture.md)."""

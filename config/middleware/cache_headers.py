@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import get_conditional_response, set_response_etag
+
+from config.middleware.base import Middleware
+
+NO_STORE = "no-cache, no-store, must-revalidate"
+_API = r"^/api(?:/v1)?"
+RULES: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^/(?:api/(?:v1/)?)?health"), "public, max-age=5"),
+    (re.compile(_API + r"/changelog"), "public, max-age=60"),
+    (re.compile(_API + r"/(?:admin|auth)/"), NO_STORE),
+    (re.compile(_API + r"/files/[^/]+/(?:download|url)$"), "private, max-age=300"),
+    (re.compile(_API + r"/"), "private, no-cache"),
+]
+
+
+def cache_control_for(path: str) -> str | None:
+    for pattern, value in RULES:
+        if pattern.match(path):
+            return value
+    return None
+
+
+class CacheHeadersMiddleware(Middleware):
+    """Cache-Control per contract §13.6, plus ETag / If-None-Match on JSON GETs."""
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not settings.CACHE_HEADERS_ENABLED or request.method not in ("GET", "HEAD"):
+            return response
+        if "Cache-Control" not in response:
+            value = cache_control_for(request.path)
+            if value:
+                response["Cache-Control"] = value
+                if value == NO_STORE:
+                    response["Pragma"] = "no-cache"
+                    response["Expires"] = "0"
+        if (
+            response.status_code == 200
+            and not response.streaming
+            and response.get("Content-Type", "").startswith("application/json")
+        ):
+            set_response_etag(response)
+            conditional = get_conditional_response(
+                request, etag=response["ETag"], response=response
+            )
+            if conditional is not response:
+                return conditional
+        return response

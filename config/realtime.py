@@ -1,0 +1,118 @@
+"""Publishing real-time events (contract §12). Services call these; nothing else does.
+
+Events are sent after the surrounding transaction commits, through the channel layer, so
+any process (web or worker) can publish and every process's sockets receive them.
+
+Groups: `user.<id>` (all of a user's sockets), `session.<id>` (one sign-in's sockets),
+`broadcast` (everyone). Organization events fan out to each active member's user group,
+so a membership change needs no socket bookkeeping.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger("keel.realtime")
+
+BROADCAST_GROUP = "broadcast"
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+def user_group(user_id: int) -> str:
+    return f"user.{user_id}"
+
+
+def session_group(session_id: int | str) -> str:
+    return f"session.{session_id}"
+
+
+_CAMEL_RE = re.compile(r"_([a-z0-9])")
+
+
+def camelize(value: Any) -> Any:
+    """snake_case keys → camelCase (WebSocket payloads are camelCase, REST is snake_case)."""
+    if isinstance(value, dict):
+        return {
+            _CAMEL_RE.sub(lambda m: m.group(1).upper(), str(k)): camelize(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [camelize(v) for v in value]
+    return value
+
+
+def envelope(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "type": event_type,
+        "payload": camelize(payload),
+        "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+    }
+
+
+def _group_send(groups: Iterable[str], message: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    send = async_to_sync(layer.group_send)
+    for group in groups:
+        try:
+            send(group, message)
+        except Exception:  # a failed push must never fail the write that caused it
+            logger.warning("could not publish to %s", group, exc_info=True)
+
+
+def _after_commit(groups: list[str], message: dict[str, Any]) -> None:
+    transaction.on_commit(lambda: _group_send(groups, message))
+
+
+def publish_to_users(user_ids: Iterable[int], event_type: str, payload: dict[str, Any]) -> None:
+    """Send one event to every socket of each of these users."""
+    groups = [user_group(uid) for uid in dict.fromkeys(user_ids)]
+    if groups:
+        _after_commit(groups, {"type": "event.message", "event": envelope(event_type, payload)})
+
+
+def publish_to_user(user_id: int, event_type: str, payload: dict[str, Any]) -> None:
+    publish_to_users([user_id], event_type, payload)
+
+
+def publish_to_org(
+    organization_id: int,
+    event_type: str,
+    payload: dict[str, Any],
+    *,
+    roles: Iterable[str] | None = None,
+    also_user_ids: Iterable[int] = (),
+) -> None:
+    """Send an event to the org's active members (optionally only some roles), plus extra users
+    (e.g. a member who was just removed)."""
+    from organizations.selectors import organization_member_ids
+
+    member_ids = organization_member_ids(organization_id=organization_id, roles=roles)
+    publish_to_users([*member_ids, *also_user_ids], event_type, payload)
+
+
+def broadcast(event_type: str, payload: dict[str, Any]) -> None:
+    """Send an event to every connected socket."""
+    _after_commit(
+        [BROADCAST_GROUP], {"type": "event.message", "event": envelope(event_type, payload)}
+    )
+
+
+def close_session_sockets(session_id: int | str, code: int = CLOSE_UNAUTHORIZED) -> None:
+    """Close the sockets of one sign-in (logout, session revoked)."""
+    _after_commit([session_group(session_id)], {"type": "socket.close", "code": code})
+
+
+def close_user_sockets(user_id: int, code: int = CLOSE_UNAUTHORIZED) -> None:
+    """Close all of a user's sockets (deactivation, deletion)."""
+    _after_commit([user_group(user_id)], {"type": "socket.close", "code": code})

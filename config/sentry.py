@@ -1,0 +1,36 @@
+"""Sentry initialisation (only when SENTRY_DSN is set)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sentry_sdk
+from sentry_sdk.integrations.django import DjangoIntegration
+from sentry_sdk.integrations.logging import LoggingIntegration
+
+from config.context import request_id_var
+from config.logging import redact
+
+
+def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+    request_id = request_id_var.get()
+    if request_id:
+        event.setdefault("tags", {})["request_id"] = request_id
+    request = event.get("request")
+    if isinstance(request, dict):
+        for key in ("headers", "cookies", "data"):
+            if isinstance(request.get(key), dict):
+                request[key] = redact(request[key])
+    return event
+
+
+def init_sentry(*, dsn: str, environment: str, release: str, traces_sample_rate: float) -> None:
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        release=release,
+        traces_sample_rate=traces_sample_rate,
+        send_default_pii=False,
+        integrations=[DjangoIntegration(), LoggingIntegration(event_level=None)],
+        before_send=_before_send,
+    )

@@ -1,0 +1,53 @@
+"""Response shapes of the platform endpoints (used for the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+STATUSES = ["healthy", "degraded", "unhealthy"]
+
+
+class HealthComponentSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    status = serializers.ChoiceField(choices=STATUSES)
+    message = serializers.CharField(required=False)
+    latency = serializers.CharField(required=False, help_text="e.g. `1.52ms`")
+
+
+class VersionSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    build_time = serializers.CharField(required=False)
+    git_commit = serializers.CharField(required=False)
+
+
+class RuntimeSerializer(serializers.Serializer):
+    python_version = serializers.CharField()
+    django_version = serializers.CharField()
+    pid = serializers.IntegerField()
+    memory_rss = serializers.IntegerField(help_text="Peak resident set size in bytes")
+
+
+class HealthSerializer(serializers.Serializer):
+    overall_status = serializers.ChoiceField(choices=STATUSES)
+    timestamp = serializers.DateTimeField()
+    uptime = serializers.CharField(help_text="e.g. `3h12m5s`")
+    version = VersionSerializer()
+    components = HealthComponentSerializer(many=True)
+    runtime = RuntimeSerializer(required=False)
+
+
+class ReadinessSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["ready", "not_ready"])
+    database = serializers.ChoiceField(choices=STATUSES)
+    cache = serializers.ChoiceField(choices=["healthy", "degraded", "unavailable"])
+    timestamp = serializers.DateTimeField()
+
+
+class LivenessSerializer(serializers.Serializer):
+    status = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+
+
+class CsrfTokenSerializer(serializers.Serializer):
+    csrf_token = serializers.CharField()
+    expires_in = serializers.CharField(help_text="Seconds, as a string (Go compatibility)")

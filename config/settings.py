@@ -1,0 +1,450 @@
+"""Keel settings: the only module that reads the environment.
+
+Every variable is documented in docs/configuration.md and .env.example. With no
+environment set, Keel runs on the *embedded default*: SQLite, local-memory cache,
+django-q2's ORM broker and the in-memory channel layer.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = BASE_DIR / "var"
+
+env = environ.Env()
+if (BASE_DIR / ".env").is_file() and not os.environ.get("KEEL_IGNORE_DOTENV"):
+    env.read_env(str(BASE_DIR / ".env"))
+
+# --- Environment and core ---------------------------------------------------------------------
+ENVIRONMENT = env.str("ENVIRONMENT", default="development")
+if ENVIRONMENT not in {"development", "test", "staging", "production"}:
+    raise ImproperlyConfigured("ENVIRONMENT must be development, test, staging or production")
+IS_PRODUCTION = ENVIRONMENT in {"production", "staging"}
+DEBUG = env.bool("DEBUG", default=ENVIRONMENT == "development")
+VERSION = env.str("APP_VERSION", default="0.1.0")
+BUILD_TIME = env.str("BUILD_TIME", default="")
+GIT_COMMIT = env.str("GIT_COMMIT", default="")
+
+_DEV_SECRET_KEY = "keel-development-only-secret-key-do-not-use-in-production-0123456789"
+SECRET_KEY = env.str("SECRET_KEY", default="")
+_WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "django-insecure", "development"}
+
+
+def _is_weak(secret: str, minimum: int) -> bool:
+    lowered = secret.lower()
+    return (
+        len(secret) < minimum
+        or len(set(secret)) < 5
+        or any(w in lowered for w in _WEAK_SECRETS)
+        or lowered.startswith("keel-development")
+    )
+
+
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+    SECRET_KEY = _DEV_SECRET_KEY
+elif not DEBUG and _is_weak(SECRET_KEY, 50):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is too weak: use at least 50 random characters "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
+    )
+
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
+FRONTEND_URL = env.str("FRONTEND_URL", default=SITE_URL).rstrip("/")
+
+# --- Applications -----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    # third party
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "corsheaders",
+    "channels",
+    "django_q",
+    "django_prometheus",
+    # Keel
+    "config.apps.PlatformConfig",
+    "security.apps.SecurityConfig",
+    "accounts.apps.AccountsConfig",
+    "organizations.apps.OrganizationsConfig",
+    "billing.apps.BillingConfig",
+    "usage.apps.UsageConfig",
+]
+
+# Order is the contract's pipeline (§0.13); see docs/architecture.md.
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "config.middleware.request_id.RequestIDMiddleware",
+    "config.middleware.client_ip.ClientIPMiddleware",
+    "config.middleware.logging.RequestLogMiddleware",
+    "config.middleware.recovery.RecoveryMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "config.middleware.security_headers.SecurityHeadersMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "config.middleware.body_limit.BodyLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "config.middleware.csrf.KeelCsrfMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.cache_headers.CacheHeadersMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+ASGI_APPLICATION = "config.asgi.application"
+AUTH_USER_MODEL = "accounts.User"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+SITE_ID = 1
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "config.context_processors.keel",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------------------------
+VAR_DIR.mkdir(exist_ok=True)
+DATABASES = {
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'keel.sqlite3'}"),
+}
+_db = DATABASES["default"]
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # WAL + a busy timeout let the web server and the worker share the file.
+    _db.setdefault("OPTIONS", {}).update(
+        {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        }
+    )
+    _db.setdefault("TEST", {})["NAME"] = env.str("TEST_SQLITE_NAME", default="") or None
+else:
+    _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
+    _db["CONN_HEALTH_CHECKS"] = True
+    _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+
+# --- Cache, channel layer, job broker ---------------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="keel"),
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                "SOCKET_CONNECT_TIMEOUT": 2,
+                "SOCKET_TIMEOUT": 2,
+                # The cache is an accelerator: when Redis is down, fall through to the database.
+                "IGNORE_EXCEPTIONS": True,
+            },
+        }
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": env.str("CHANNEL_LAYER_PREFIX", default="keel:asgi"),
+                "capacity": 1000,
+                "expiry": 60,
+            },
+        }
+    }
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+else:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "keel"}
+    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+
+# django-q2: the ORM broker is the default everywhere because it survives restarts and
+# re-delivers a task whose worker died (ack + retry). `Q_BROKER=redis` trades that for speed.
+Q_BROKER = env.str("Q_BROKER", default="orm")
+Q_CLUSTER: dict[str, object] = {
+    "name": "keel",
+    "workers": env.int("Q_WORKERS", default=2),
+    "recycle": 500,
+    "timeout": env.int("Q_TIMEOUT", default=300),
+    "retry": env.int("Q_RETRY", default=360),
+    "max_attempts": 3,
+    "ack_failures": True,
+    "save_limit": 1000,
+    "queue_limit": 50,
+    "catch_up": False,
+    "label": "Jobs",
+    "poll": 1,
+}
+if Q_BROKER == "redis" and REDIS_URL:
+    Q_CLUSTER["redis"] = REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+if REDIS_URL:
+    Q_CLUSTER["cache"] = "default"
+Q_SYNC = env.bool("Q_SYNC", default=False)
+if Q_SYNC:
+    Q_CLUSTER["sync"] = True
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = 120
+
+# --- Authentication and passwords -------------------------------------------------------------
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "/admin/login/"
+LOGIN_REDIRECT_URL = "/"
+
+# --- Internationalisation ---------------------------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static and media -------------------------------------------------------------------------
+STATIC_URL = "/static/"
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "staticfiles"))
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_URL = "/media/"
+MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if not DEBUG
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
+
+# --- Email ------------------------------------------------------------------------------------
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+vars().update(EMAIL_CONFIG)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Keel <noreply@example.com>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+# --- HTTP security ----------------------------------------------------------------------------
+TRUSTED_PROXIES = [
+    ipaddress.ip_network(cidr.strip(), strict=False)
+    for cidr in env.list(
+        "TRUSTED_PROXIES", default=env.list("RATE_LIMIT_TRUSTED_PROXIES", default=[])
+    )
+    if cidr.strip()
+]
+_https_from_proxy = env.bool("TRUST_X_FORWARDED_PROTO", default=bool(TRUSTED_PROXIES))
+if _https_from_proxy:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
+SECURE_REDIRECT_EXEMPT = [r"^health", r"^api/(v1/)?health", r"^metrics$"]
+SECURITY_HSTS_ENABLED = env.bool("SECURITY_HSTS_ENABLED", default=IS_PRODUCTION)
+SECURE_HSTS_SECONDS = 31_536_000 if SECURITY_HSTS_ENABLED else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env.bool("SECURITY_HSTS_PRELOAD", default=False)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = env.str(
+    "SECURITY_REFERRER_POLICY", default="strict-origin-when-cross-origin"
+)
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = env.str("SECURITY_FRAME_OPTIONS", default="DENY")
+SECURITY_HEADERS_ENABLED = env.bool("SECURITY_HEADERS_ENABLED", default=True)
+SECURITY_CSP = env.str(
+    "SECURITY_CSP",
+    default=(
+        "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data: https:; font-src 'self'; connect-src 'self'; "
+        "frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+    ),
+)
+SECURITY_PERMISSIONS_POLICY = env.str(
+    "SECURITY_PERMISSIONS_POLICY", default="camera=(), microphone=(), geolocation=(), payment=()"
+)
+# The contract's HSTS value has no `preload`; operators opt in with SECURITY_HSTS_PRELOAD.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
+
+COOKIE_SECURE = env.bool("COOKIE_SECURE", default=IS_PRODUCTION)
+COOKIE_SAMESITE = env.str("COOKIE_SAMESITE", default="Lax")
+COOKIE_DOMAIN = env.str("COOKIE_DOMAIN", default="") or None
+SESSION_COOKIE_SECURE = COOKIE_SECURE
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = COOKIE_SAMESITE
+SESSION_COOKIE_DOMAIN = COOKIE_DOMAIN
+
+CORS_ALLOWED_ORIGINS = [o.rstrip("/") for o in env.list("CORS_ALLOWED_ORIGINS", default=[]) if o]
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+CORS_ALLOW_HEADERS = [
+    "accept",
+    "authorization",
+    "content-type",
+    "x-csrf-token",
+    "x-requested-with",
+    "x-request-id",
+    "origin",
+    "idempotency-key",
+    "x-api-key",
+]
+CORS_EXPOSE_HEADERS = [
+    "Link",
+    "X-Request-ID",
+    "Retry-After",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+    "Idempotent-Replayed",
+]
+CORS_PREFLIGHT_MAX_AGE = 300
+
+# CSRF: double-submit cookie `csrf_token` + header `X-CSRF-Token` (contract §0.5).
+CSRF_COOKIE_NAME = "csrf_token"
+CSRF_HEADER_NAME = "HTTP_X_CSRF_TOKEN"
+CSRF_COOKIE_HTTPONLY = False
+CSRF_COOKIE_AGE = 86_400
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SECURE = COOKIE_SECURE
+CSRF_COOKIE_DOMAIN = env.str("CSRF_COOKIE_DOMAIN", default="") or None
+CSRF_TRUSTED_ORIGINS = sorted(
+    {o.rstrip("/") for o in env.list("CSRF_TRUSTED_ORIGINS", default=[]) if o}
+    | set(CORS_ALLOWED_ORIGINS)
+    | {SITE_URL}
+)
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"
+
+# Request bodies (contract §0.11); Keel's BodyLimitMiddleware enforces per-route limits.
+MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
+MAX_FILE_SIZE_MB = env.int("MAX_FILE_SIZE_MB", default=10)
+DATA_UPLOAD_MAX_MEMORY_SIZE = None
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+CACHE_HEADERS_ENABLED = env.bool("CACHE_HEADERS_ENABLED", default=True)
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+
+# --- REST API ---------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["config.authentication.SessionAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": [
+        "rest_framework.parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "DATETIME_FORMAT": "iso-8601",
+    "COERCE_DECIMAL_TO_STRING": False,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Keel API",
+    "DESCRIPTION": (
+        "REST API of Keel. Every route answers under `/api/v1` and the `/api` alias. "
+        "Errors use one envelope: `{error, message, code, request_id, details?}`."
+    ),
+    "VERSION": VERSION,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "PREPROCESSING_HOOKS": ["config.openapi.keep_canonical_paths"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.openapi.add_error_envelope",
+    ],
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "ENUM_NAME_OVERRIDES": {"HealthStatusEnum": ["healthy", "degraded", "unhealthy"]},
+}
+
+# --- Real-time --------------------------------------------------------------------------------
+WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
+WS_MAX_FRAME_BYTES = 64 * 1024
+# Tried in order; the accounts app puts its JWT authenticator (cookie, Bearer, ?token=) first.
+WS_AUTHENTICATORS = ["config.ws_auth.session_authenticator"]
+
+# --- Observability ----------------------------------------------------------------------------
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
+LOG_FORMAT = env.str("LOG_FORMAT", default="console" if DEBUG else "json")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"context": {"()": "config.logging.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "config.logging.JSONFormatter"},
+        "console": {"()": "config.logging.ConsoleFormatter"},
+    },
+    "handlers": {
+        "default": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT if LOG_FORMAT in {"json", "console"} else "json",
+            "filters": ["context"],
+        },
+    },
+    "root": {"handlers": ["default"], "level": LOG_LEVEL},
+    "loggers": {
+        # Keel's request log replaces Django's and the server's access logs.
+        "django.request": {"level": "CRITICAL", "propagate": True},
+        "django.server": {"level": "WARNING", "propagate": True},
+        "uvicorn.access": {"level": "WARNING", "propagate": True},
+        "django.db.backends": {"level": "INFO", "propagate": True},
+        "django-q": {"level": env.str("Q_LOG_LEVEL", default="WARNING"), "propagate": True},
+    },
+}
+
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN:
+    from config.sentry import init_sentry
+
+    init_sentry(
+        dsn=SENTRY_DSN,
+        environment=ENVIRONMENT,
+        release=GIT_COMMIT or VERSION,
+        traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+    )
+
+PROMETHEUS_EXPORT_MIGRATIONS = False
+
+# --- Demo data --------------------------------------------------------------------------------
+SEED_ADMIN_PASSWORD = env.str("SEED_ADMIN_PASSWORD", default="Admin123!")
+SEED_DEFAULT_PASSWORD = env.str("SEED_DEFAULT_PASSWORD", default="User123!")

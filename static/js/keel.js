@@ -1,0 +1,102 @@
+/*
+ * Keel page behaviour: theme toggle (light -> dark -> system cycle) and
+ * flash-message dismiss. Loaded with defer; no inline scripts (strict CSP).
+ */
+(function () {
+  "use strict";
+
+  /* ---- Theme ------------------------------------------------------------ */
+
+  var STORAGE_KEY = "theme"; // shared with Django admin's own theme switcher
+  var root = document.documentElement;
+  var media = window.matchMedia ? window.matchMedia("(prefers-color-scheme: dark)") : null;
+  var NAMES = { system: "System", light: "Light", dark: "Dark" };
+
+  function systemPrefersDark() {
+    return !!(media && media.matches);
+  }
+
+  function readChoice() {
+    var stored = null;
+    try {
+      stored = window.localStorage.getItem(STORAGE_KEY);
+    } catch (e) {
+      /* storage unavailable */
+    }
+    return stored === "light" || stored === "dark" ? stored : "system";
+  }
+
+  function saveChoice(choice) {
+    try {
+      window.localStorage.setItem(STORAGE_KEY, choice === "system" ? "auto" : choice);
+    } catch (e) {
+      /* storage unavailable: the choice lasts for this page only */
+    }
+  }
+
+  // The first click always changes what you see: from "system" go to the
+  // opposite of the system theme, then the other explicit theme, then back.
+  function nextChoice(current) {
+    var order = systemPrefersDark() ? ["system", "light", "dark"] : ["system", "dark", "light"];
+    return order[(order.indexOf(current) + 1) % order.length];
+  }
+
+  function applyTheme(choice) {
+    var resolved = choice === "system" ? (systemPrefersDark() ? "dark" : "light") : choice;
+    root.setAttribute("data-theme", resolved);
+    root.setAttribute("data-theme-choice", choice);
+    var label = "Theme: " + NAMES[choice] + " (switch to " + NAMES[nextChoice(choice)] + ")";
+    document.querySelectorAll("[data-theme-toggle]").forEach(function (button) {
+      button.setAttribute("aria-label", label);
+      button.setAttribute("title", label);
+    });
+  }
+
+  document.querySelectorAll("[data-theme-toggle]").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var choice = nextChoice(root.getAttribute("data-theme-choice") || readChoice());
+      saveChoice(choice);
+      applyTheme(choice);
+    });
+  });
+
+  if (media) {
+    var onSystemChange = function () {
+      if ((root.getAttribute("data-theme-choice") || "system") === "system") {
+        applyTheme("system");
+      }
+    };
+    if (media.addEventListener) {
+      media.addEventListener("change", onSystemChange);
+    } else if (media.addListener) {
+      media.addListener(onSystemChange);
+    }
+  }
+
+  // Keep other open tabs (and the admin) in step.
+  window.addEventListener("storage", function (event) {
+    if (event.key === STORAGE_KEY || event.key === null) {
+      applyTheme(readChoice());
+    }
+  });
+
+  applyTheme(readChoice());
+
+  /* ---- Flash messages ---------------------------------------------------- */
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-dismiss='alert']");
+    if (!button) {
+      return;
+    }
+    var alert = button.closest(".alert");
+    if (!alert) {
+      return;
+    }
+    var list = alert.parentElement;
+    alert.remove();
+    if (list && list.classList.contains("messages") && !list.querySelector(".alert")) {
+      list.remove();
+    }
+  });
+})();
