@@ -9,7 +9,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
-from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
@@ -73,6 +72,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
     user_id: int | None = None
     groups_joined: list[str]
     counted = False
+    closing = False  # set once the server has closed the socket: nothing may be sent after that
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -134,11 +134,11 @@ class EventsConsumer(AsyncWebsocketConsumer):
             await sync_to_async(_release_slot)(self.user_id)
             self.counted = False
         self.groups_joined = []
-        raise StopConsumer()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         raw = text_data if text_data is not None else (bytes_data or b"")
-        if len(raw) > settings.WS_MAX_FRAME_BYTES:
+        size = len(raw.encode()) if isinstance(raw, str) else len(raw)  # the limit is in bytes
+        if size > settings.WS_MAX_FRAME_BYTES:
             await self.close(code=CLOSE_TOO_BIG)
             return
         metrics.WEBSOCKET_MESSAGES.labels(direction="in").inc()
@@ -151,7 +151,16 @@ class EventsConsumer(AsyncWebsocketConsumer):
                 {"type": "pong", "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
             )
 
+    async def close(self, code: int | bool | None = None, reason: str | None = None) -> None:
+        """Close once; the server must not send anything (event, pong, second close) after it."""
+        if self.closing:
+            return
+        self.closing = True
+        await super().close(code=code, reason=reason)
+
     async def _send_json(self, data: dict[str, Any]) -> None:
+        if self.closing:
+            return  # an event that raced the close (e.g. deactivation: update, then close)
         await self.send(text_data=json.dumps(data, separators=(",", ":")))
         metrics.WEBSOCKET_MESSAGES.labels(direction="out").inc()
 

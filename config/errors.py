@@ -183,8 +183,11 @@ def flatten_validation(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     out: list[dict[str, str]] = []
     if isinstance(detail, Mapping):
         for key, value in detail.items():
-            name = "" if key == "non_field_errors" else str(key)
-            path = f"{prefix}.{name}" if prefix and name else (prefix or name)
+            if isinstance(key, int):  # DRF reports list items as {index: errors}
+                path = f"{prefix}[{key}]"
+            else:
+                name = "" if key == "non_field_errors" else str(key)
+                path = f"{prefix}.{name}" if prefix and name else (prefix or name)
             out.extend(flatten_validation(value, path))
     elif isinstance(detail, list | tuple):
         if detail and all(isinstance(d, str) for d in detail):

@@ -22,7 +22,7 @@ import os
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 from django.apps import apps
@@ -159,11 +159,11 @@ def _schedule_retry(
     from django_q.models import Schedule
 
     Schedule.objects.create(
-        name=f"retry {name} #{attempt} {timezone.now():%H%M%S%f}",
+        name=f"retry {name} #{attempt} {timezone.now():%H%M%S%f}"[:100],  # Schedule.name: 100 chars
         func="config.jobs.execute",
         args=repr((name, kwargs, attempt, request_id)),
         schedule_type=Schedule.ONCE,
-        repeats=1,
+        repeats=-1,  # django-q2 deletes a ONCE schedule with negative repeats once it has run
         next_run=timezone.now() + timedelta(seconds=delay),
     )
 
@@ -183,6 +183,13 @@ def _next_daily_run(at: time) -> datetime:
     now = timezone.now()
     candidate = now.replace(hour=at.hour, minute=at.minute, second=0, microsecond=0)
     return candidate if candidate > now else candidate + timedelta(days=1)
+
+
+def _runs_daily_at(next_run: datetime | None, at: time) -> bool:
+    if next_run is None:
+        return False
+    utc = next_run.astimezone(UTC)
+    return (utc.hour, utc.minute, utc.second) == (at.hour, at.minute, 0)
 
 
 def sync_schedules() -> dict[str, list[str]]:
@@ -207,6 +214,8 @@ def sync_schedules() -> dict[str, list[str]]:
                 report["created"].append(spec.name)
                 continue
             changed = {k: v for k, v in fields.items() if getattr(existing, k) != v}
+            if spec.daily_at and not _runs_daily_at(existing.next_run, spec.daily_at):
+                changed["next_run"] = _next_daily_run(spec.daily_at)  # new time or new type
             if changed:
                 for key, value in changed.items():
                     setattr(existing, key, value)

@@ -1,0 +1,51 @@
+# Keel — the two commands a newcomer needs are `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast lint fmt bench migrate seed clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed ## Create the virtualenv and install Keel with its dev tools
+
+migrate: install ## Apply database migrations (also creates the job schedules)
+	$(PY) manage.py migrate --no-input
+
+seed: migrate ## Load the demo users and organization (idempotent)
+	$(PY) manage.py seed_demo
+
+run: seed ## Set up and serve Keel (HTTP + WebSockets + job worker) on HOST:PORT
+	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+
+test: install ## Set up and run the whole test suite
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: install ## Run the tests without browser and multi-process tests
+	$(PY) -m pytest -m "not browser and not integration" $(PYTEST_ARGS)
+
+lint: install ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+fmt: install ## Format and autofix with ruff
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: migrate ## Run the benchmarks and write docs/performance.md
+	$(PY) manage.py bench --output docs/performance.md
+
+clean: ## Remove the virtualenv and local data (var/)
+	rm -rf $(VENV) var

@@ -1,0 +1,85 @@
+"""Shared fixtures: the cast, clients, and a clean cache per test.
+
+The cast (as in healthchecks' tests):
+- `alice` owns the org `acme`; `bob` is a member of `acme`; `charlie` is an outsider with his
+  own org `globex`.
+- `staff` is a global admin; `superadmin` is a super admin.
+Everyone's password is `tests.factories.DEFAULT_PASSWORD`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from django.core.cache import cache
+from rest_framework.test import APIClient
+
+from accounts.models import Role, User
+from organizations.models import OrgRole, Organization
+from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache() -> Iterator[None]:
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _jobs_run_inline(settings: pytest.FixtureRequest) -> None:
+    """Enqueued jobs run synchronously (after commit) in tests."""
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+
+
+@pytest.fixture
+def alice(db: None) -> User:
+    return UserFactory(email="alice@example.com", name="Alice Owner")
+
+
+@pytest.fixture
+def bob(db: None) -> User:
+    return UserFactory(email="bob@example.com", name="Bob Member")
+
+
+@pytest.fixture
+def charlie(db: None) -> User:
+    return UserFactory(email="charlie@example.com", name="Charlie Outsider")
+
+
+@pytest.fixture
+def staff(db: None) -> User:
+    return UserFactory(email="staff@example.com", name="Stella Staff", role=Role.ADMIN)
+
+
+@pytest.fixture
+def superadmin(db: None) -> User:
+    return UserFactory(email="root@example.com", name="Sam Super", role=Role.SUPER_ADMIN)
+
+
+@pytest.fixture
+def acme(alice: User, bob: User) -> Organization:
+    org = OrganizationFactory(name="Acme", slug="acme", created_by=alice)
+    MembershipFactory(organization=org, user=alice, role=OrgRole.OWNER)
+    MembershipFactory(organization=org, user=bob, role=OrgRole.MEMBER)
+    return org
+
+
+@pytest.fixture
+def globex(charlie: User) -> Organization:
+    org = OrganizationFactory(name="Globex", slug="globex", created_by=charlie)
+    MembershipFactory(organization=org, user=charlie, role=OrgRole.OWNER)
+    return org
+
+
+@pytest.fixture
+def api() -> APIClient:
+    """An anonymous API client (CSRF checks off, as for token clients)."""
+    return APIClient()
+
+
+@pytest.fixture
+def csrf_api() -> APIClient:
+    """An API client that enforces CSRF like a browser would meet it."""
+    return APIClient(enforce_csrf_checks=True)

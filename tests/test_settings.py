@@ -1,0 +1,126 @@
+"""Settings come from the environment in one place and refuse unsafe production values."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "KEEL_IGNORE_DOTENV": "1"}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": "keel.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        **extra,
+    }
+
+
+def test_check_deploy_reports_nothing_with_production_settings(tmp_path):
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", **production_env(tmp_path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_production_refuses_to_start_without_a_secret_key(tmp_path):
+    env = production_env(tmp_path)
+    del env["SECRET_KEY"]
+    result = run_manage("check", **env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set" in result.stderr
+
+
+@pytest.mark.parametrize("weak", ["short", "changeme" * 10, "a" * 80, "django-insecure-" + "x1y2z3" * 10])
+def test_production_refuses_a_weak_secret_key(tmp_path, weak):
+    result = run_manage("check", **production_env(tmp_path, SECRET_KEY=weak))
+    assert result.returncode != 0
+    assert "SECRET_KEY is too weak" in result.stderr
+
+
+def test_an_unknown_environment_name_is_refused(tmp_path):
+    result = run_manage("check", **production_env(tmp_path, ENVIRONMENT="prod"))
+    assert result.returncode != 0
+    assert "ENVIRONMENT must be" in result.stderr
+
+
+def test_the_embedded_default_needs_no_environment(tmp_path):
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s;"
+        "print(s.DATABASES['default']['ENGINE'], s.CACHES['default']['BACKEND'],"
+        " s.CHANNEL_LAYERS['default']['BACKEND'], 'orm' in s.Q_CLUSTER, s.EMAIL_BACKEND)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django.db.backends.sqlite3",
+        "django.core.cache.backends.locmem.LocMemCache",
+        "channels.layers.InMemoryChannelLayer",
+        "True",
+        "django.core.mail.backends.console.EmailBackend",
+    ]
+
+
+def test_redis_url_switches_cache_channels_and_sessions(tmp_path):
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s;"
+        "print(s.CACHES['default']['BACKEND'], s.CHANNEL_LAYERS['default']['BACKEND'], s.SESSION_ENGINE,"
+        " 'orm' in s.Q_CLUSTER)",
+        REDIS_URL="redis://127.0.0.1:6379/5",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "django_redis.cache.RedisCache",
+        "channels_redis.core.RedisChannelLayer",
+        "django.contrib.sessions.backends.cached_db",
+        "True",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "backend"),
+    [
+        ("smtp://user:pw@mail.example.com:587", "django.core.mail.backends.smtp.EmailBackend"),
+        ("filemail:///tmp/keel-mail", "django.core.mail.backends.filebased.EmailBackend"),
+    ],
+)
+def test_email_url_selects_the_backend(url, backend):
+    result = run_manage("shell", "--no-imports", "-c", "from django.conf import settings as s; print(s.EMAIL_BACKEND)", EMAIL_URL=url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == backend
+
+
+def test_production_cookies_are_secure(tmp_path):
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s;"
+        "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.SECURE_HSTS_SECONDS, s.DEBUG, s.LOG_FORMAT)",
+        **production_env(tmp_path),
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True", "31536000", "False", "json"]
