@@ -30,7 +30,6 @@ def init_sentry(*, dsn: str, environment: str, release: str, traces_sample_rate:
         environment=environment,
         release=release,
         traces_sample_rate=traces_sample_rate,
-        send_default_pii=False,
         integrations=[DjangoIntegration(), LoggingIntegration(event_level=None)],
         before_send=_before_send,
     )
