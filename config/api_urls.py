@@ -5,7 +5,7 @@ Each app contributes its own `urls.py`; keep this list in the order of the contr
 
 from __future__ import annotations
 
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from config.views import APINotFoundView, CsrfTokenView, HealthView, LiveView, ReadyView
 
@@ -14,6 +14,7 @@ urlpatterns = [
     path("health/ready", ReadyView.as_view(), name="health-ready"),
     path("health/live", LiveView.as_view(), name="health-live"),
     path("csrf-token", CsrfTokenView.as_view(), name="csrf-token"),
+    path("", include("security.urls")),
     # Keep last: anything else under /api is a JSON 404 (no slash redirects, no HTML).
     re_path(r"^.*$", APINotFoundView.as_view(), name="not-found"),
 ]

@@ -13,7 +13,7 @@ class PlatformConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from config import checks, jobs, metrics  # noqa: F401  (registers checks, signals, metrics)
+        from config import checks, jobs, metrics, openapi  # noqa: F401  (checks, signals, metrics, schema)
 
         jobs.connect_signals()
         post_migrate.connect(_sync_schedules, sender=self, dispatch_uid="keel-sync-schedules")

@@ -11,10 +11,16 @@ from django.utils.module_loading import import_string
 
 
 @register(Tags.security, deploy=True)
-def check_csrf_middleware(app_configs: Any = None, **kwargs: Any) -> list[Error]:  # noqa: ANN401
+def check_csrf_middleware(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     """Django's W003 is silenced because Keel's CSRF middleware subclasses Django's; prove it."""
     for path in settings.MIDDLEWARE:
         cls = import_string(path)
         if isinstance(cls, type) and issubclass(cls, CsrfViewMiddleware):
             return []
-    return [Error("No CSRF middleware installed.", hint="Add config.middleware.csrf.KeelCsrfMiddleware.", id="keel.E001")]
+    return [
+        Error(
+            "No CSRF middleware installed.",
+            hint="Add config.middleware.csrf.KeelCsrfMiddleware.",
+            id="keel.E001",
+        )
+    ]

@@ -76,6 +76,12 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.groups_joined = []
+        from security.middleware import socket_guard
+
+        refusal = await sync_to_async(socket_guard)(self.scope)
+        if refusal is not None:
+            await self._deny(*refusal, CLOSE_FORBIDDEN if refusal[0] == 403 else CLOSE_POLICY)
+            return
         if not origin_allowed(self.scope):
             await self._deny(403, "FORBIDDEN", "Origin not allowed", CLOSE_FORBIDDEN)
             return

@@ -15,6 +15,11 @@ user_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar("user_i
 client_ip_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "client_ip", default=None
 )
+user_agent_var: contextvars.ContextVar[str] = contextvars.ContextVar("user_agent", default="")
+# Set by the accounts app while a super admin acts as another user (contract §13.8).
+impersonator_id_var: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "impersonator_id", default=None
+)
 
 
 def new_request_id() -> str:

@@ -101,6 +101,12 @@ class Conflict(DomainError):
     default_message = "Conflict"
 
 
+class IdempotencyConflict(DomainError):
+    status = 422
+    code = "IDEMPOTENCY_CONFLICT"
+    default_message = "Idempotency-Key was already used with a different request"
+
+
 class PaymentRequired(DomainError):
     status = 402
     code = "PAYMENT_REQUIRED"

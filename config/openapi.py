@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
 ERROR_STATUSES = {
     "400": "Bad request or validation error",
     "401": "Not authenticated",
@@ -70,3 +72,13 @@ def add_error_envelope(result: dict[str, Any], generator: Any, **kwargs: Any) ->
                     {"description": description, "content": {"application/json": {"schema": ref}}},
                 )
     return result
+
+
+class SessionScheme(OpenApiAuthenticationExtension):
+    """Documents Keel's session authentication (browser sign-in) in the schema."""
+
+    target_class = "config.authentication.SessionAuthentication"
+    name = "sessionAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "cookie", "name": "sessionid"}

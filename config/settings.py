@@ -56,6 +56,14 @@ elif not DEBUG and _is_weak(SECRET_KEY, 50):
         "(python -c 'import secrets; print(secrets.token_urlsafe(64))')."
     )
 
+# Secrets at rest (security/crypto.py). First key signs/encrypts; all keys are accepted, so a
+# key is rotated by putting the new one first and dropping the old one once nothing uses it.
+# Defaults are derived from SECRET_KEY (so rotating SECRET_KEY also rotates them).
+TOKEN_HASH_KEYS = env.list("TOKEN_HASH_KEYS", default=[])
+ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[]) + (
+    [env.str("TOTP_ENCRYPTION_KEY")] if env.str("TOTP_ENCRYPTION_KEY", default="") else []
+)
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 FRONTEND_URL = env.str("FRONTEND_URL", default=SITE_URL).rstrip("/")
@@ -94,18 +102,23 @@ MIDDLEWARE = [
     "config.middleware.client_ip.ClientIPMiddleware",
     "config.middleware.logging.RequestLogMiddleware",
     "config.middleware.recovery.RecoveryMiddleware",
+    "security.middleware.IPBlocklistMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.security_headers.SecurityHeadersMiddleware",
     "corsheaders.middleware.CorsMiddleware",
+    "security.middleware.IPRateLimitMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "config.middleware.body_limit.BodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
-    "config.middleware.csrf.KeelCsrfMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "security.middleware.MaintenanceMiddleware",
+    "config.middleware.csrf.KeelCsrfMiddleware",
+    "security.middleware.RouteRateLimitMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware.cache_headers.CacheHeadersMiddleware",
+    "security.middleware.IdempotencyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -354,6 +367,11 @@ MAX_REQUEST_BODY_BYTES = env.int("MAX_REQUEST_BODY_BYTES", default=1024 * 1024)
 MAX_FILE_SIZE_MB = env.int("MAX_FILE_SIZE_MB", default=10)
 DATA_UPLOAD_MAX_MEMORY_SIZE = None
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+
+RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
+# Who a request is for rate limits and idempotency keys; accounts/organizations add JWT and
+# API-key resolvers in front of the session one.
+PRINCIPAL_RESOLVERS = ["security.principal.session_principal"]
 
 CACHE_HEADERS_ENABLED = env.bool("CACHE_HEADERS_ENABLED", default=True)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -16,15 +16,25 @@ from django.core.cache import cache
 from rest_framework.test import APIClient
 
 from accounts.models import Role, User
-from organizations.models import OrgRole, Organization
+from organizations.models import Organization, OrgRole
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
 
 @pytest.fixture(autouse=True)
 def _isolated_cache() -> Iterator[None]:
-    cache.clear()
+    """Each test starts with an empty cache and no per-process copies of settings/blocklist."""
+    from security import blocklist, counters, system_settings
+
+    def reset() -> None:
+        cache.clear()
+        system_settings.invalidate_local()
+        blocklist.reset_local()
+        blocklist.discard_pending_hits()
+        counters.reset_local()
+
+    reset()
     yield
-    cache.clear()
+    reset()
 
 
 @pytest.fixture(autouse=True)

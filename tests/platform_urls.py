@@ -40,6 +40,22 @@ class EchoView(APIView):
         return Response({"ok": True})
 
 
+class SideEffectView(APIView):
+    """Writes an audit entry per execution (countable side effect); `?sleep=` slows it down."""
+
+    permission_classes = [AllowAny]
+
+    def post(self, request: Request) -> Response:
+        import time
+
+        from security.services import audit_record
+
+        time.sleep(float(request.query_params.get("sleep", 0)))
+        entry = audit_record(actor=None, action="side_effect", target_type="test")
+        status = int(request.query_params.get("status", 201))
+        return Response({"entry": entry.pk, "received": request.data}, status=status)
+
+
 class ValidateView(APIView):
     permission_classes = [AllowAny]
 
@@ -86,13 +102,14 @@ def page_boom(request: HttpRequest) -> HttpResponse:
     raise RuntimeError("page failure")
 
 
-def plain_json(request: HttpRequest, **kwargs: Any) -> JsonResponse:  # noqa: ANN401
+def plain_json(request: HttpRequest, **kwargs: Any) -> JsonResponse:
     return JsonResponse({"ok": True})
 
 
 test_api = [
     path("_echo", EchoView.as_view()),
     path("_validate", ValidateView.as_view()),
+    path("_side-effect", SideEffectView.as_view()),
     path("_error/<str:kind>", DomainErrorView.as_view()),
     path("_private", PrivateView.as_view()),
     path("_boom", BoomView.as_view()),

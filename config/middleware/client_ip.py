@@ -3,13 +3,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from config.context import client_ip_var
+from config.context import client_ip_var, user_agent_var
 from config.middleware.base import Middleware
 from config.net import resolve_client_ip
 
 
 class ClientIPMiddleware(Middleware):
-    """Set `request.client_ip` (X-Forwarded-For trusted only from TRUSTED_PROXIES)."""
+    """Set `request.client_ip` (X-Forwarded-For trusted only from TRUSTED_PROXIES) and put the
+    IP and user agent in the context (audit entries read them there)."""
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         ip = resolve_client_ip(
@@ -19,7 +20,9 @@ class ClientIPMiddleware(Middleware):
         )
         request.client_ip = ip  # type: ignore[attr-defined]
         token = client_ip_var.set(ip)
+        ua_token = user_agent_var.set(request.META.get("HTTP_USER_AGENT", "")[:512])
         try:
             return self.get_response(request)
         finally:
+            user_agent_var.reset(ua_token)
             client_ip_var.reset(token)

@@ -1,0 +1,174 @@
+"""IP blocklist lookups, cheap enough for every request (contract §13.7).
+
+Each process keeps the active blocks in memory (a dict of exact addresses and a list of
+networks). Every lookup reads one shared version stamp from the cache; a write bumps the
+stamp after commit, so with a shared cache (Redis) every process reloads at once. With a
+per-process cache the copy is also reloaded every LOCAL_TTL seconds. Hit counts are added
+up in memory and written in batches.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+logger = logging.getLogger("keel.security")
+VERSION_KEY = "security:ipblock:version"
+LOCAL_TTL = 5.0
+HIT_FLUSH_SECONDS = 5.0
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass
+class _BlockSet:
+    """Active blocks grouped by (IP version, prefix length) → {network as int: (id, expires_at)}.
+
+    A lookup masks the address once per prefix length in use (a handful) and does a dict
+    lookup, so its cost does not grow with the number of blocks."""
+
+    version: str | None = None
+    loaded_at: float = 0.0
+    groups: dict[tuple[int, int], dict[int, tuple[int, datetime | None]]] = field(
+        default_factory=dict
+    )
+
+    def add(self, network: IPNetwork, pk: int, expires_at: datetime | None) -> None:
+        group = self.groups.setdefault((network.version, network.prefixlen), {})
+        group[int(network.network_address)] = (pk, expires_at)
+
+
+_lock = threading.Lock()
+_blocks = _BlockSet()
+_pending_hits: Counter[int] = Counter()
+_last_flush = time.monotonic()
+_process_version = uuid.uuid4().hex
+
+
+def _uses_local_cache() -> bool:
+    return settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+
+
+def _shared_version() -> str | None:
+    if _uses_local_cache():  # nothing is shared: the process's own stamp (other processes: TTL)
+        return _process_version
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        version = cache.get(VERSION_KEY)
+    return version
+
+
+def _load(version: str | None) -> _BlockSet:
+    from security.models import IPBlock
+
+    now = timezone.now()
+    rows = IPBlock.objects.filter(is_active=True).filter(
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+    )
+    blocks = _BlockSet(version=version, loaded_at=time.monotonic())
+    for pk, address, cidr, expires_at in rows.values_list(
+        "pk", "ip_address", "ip_range", "expires_at"
+    ):
+        blocks.add(ipaddress.ip_network(cidr or address, strict=False), pk, expires_at)
+    return blocks
+
+
+def _current() -> _BlockSet:
+    global _blocks
+    version = _shared_version()
+    blocks = _blocks
+    if blocks.version != version or time.monotonic() - blocks.loaded_at > LOCAL_TTL:
+        try:
+            fresh = _load(version)
+        except DatabaseError:
+            # Keep enforcing the last known blocks; the request itself will meet the outage.
+            logger.warning("IP blocklist unavailable; using the last known blocks", exc_info=True)
+            return blocks
+        with _lock:
+            blocks = _blocks = fresh
+    return blocks
+
+
+def find_block(ip: str) -> int | None:
+    """The id of a live block covering `ip`, or None."""
+    try:
+        address: IPAddress = ipaddress.ip_address(ip)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        address = address.ipv4_mapped
+    blocks = _current()
+    value, bits = int(address), address.max_prefixlen
+    for (ip_version, prefixlen), group in blocks.groups.items():
+        if ip_version != address.version:
+            continue
+        hit = group.get(value >> (bits - prefixlen) << (bits - prefixlen))
+        if hit is not None and (hit[1] is None or hit[1] > timezone.now()):
+            return hit[0]
+    return None
+
+
+def record_hit(block_id: int) -> None:
+    """Count a refused request; written to the database at most every HIT_FLUSH_SECONDS."""
+    global _last_flush
+    with _lock:
+        _pending_hits[block_id] += 1
+        if time.monotonic() - _last_flush < HIT_FLUSH_SECONDS:
+            return
+        pending = dict(_pending_hits)
+        _pending_hits.clear()
+        _last_flush = time.monotonic()
+    flush_hits(pending)
+
+
+def flush_hits(pending: dict[int, int] | None = None) -> None:
+    from security.models import IPBlock
+
+    if pending is None:
+        with _lock:
+            pending = dict(_pending_hits)
+            _pending_hits.clear()
+    now = timezone.now()
+    for block_id, count in pending.items():
+        IPBlock.objects.filter(pk=block_id).update(
+            hit_count=F("hit_count") + count, last_hit_at=now
+        )
+
+
+def bump_version() -> None:
+    """Make every process reload the blocklist (after the current transaction commits)."""
+
+    def bump() -> None:
+        global _process_version
+        _process_version = uuid.uuid4().hex
+        if not _uses_local_cache():
+            cache.set(VERSION_KEY, _process_version, timeout=None)
+        reset_local()
+
+    bump()  # this process (and this transaction) at once...
+    transaction.on_commit(bump)  # ...and everyone again once the change is visible to them
+
+
+def reset_local() -> None:
+    global _blocks
+    _blocks = _BlockSet()
+
+
+def discard_pending_hits() -> None:
+    """Drop hit counts not yet written (tests)."""
+    with _lock:
+        _pending_hits.clear()

@@ -1,0 +1,143 @@
+"""Sliding-window rate limits in the cache (contract §0.9).
+
+Each tier counts requests per key in fixed 60-second buckets and estimates the sliding
+window as `previous × (1 − elapsed/60) + current`. Counting is one atomic INCR per tier
+(one pipelined Redis round trip in production, so limits hold across processes; see
+security/counters.py); a refused request is not counted.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+
+from security.counters import counters
+
+WINDOW = 60
+_API = r"^/api(?:/v1)?"
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    pattern: re.Pattern[str] | None  # None: every request not exempt
+    by_principal: bool
+
+
+@dataclass
+class Decision:
+    tier: str
+    limit: int
+    remaining: int
+    reset: int  # Unix seconds
+    allowed: bool
+    retry_after: int = 0
+
+
+EXEMPT = re.compile(
+    r"^/(?:health|metrics|static/|media/|favicon\.ico)|" + _API + r"/(?:health|webhooks/stripe$)"
+)
+
+IP_TIER = Tier("ip", None, by_principal=False)
+AUTH_TIER = Tier(
+    "auth",
+    re.compile(
+        _API
+        + r"/auth/(?:register$|login$|token$|reset-password|verify-email|oauth/|(?:google|github)$)"
+        r"|^/accounts/(?:login|signup|password/reset)/"
+    ),
+    by_principal=False,
+)
+LOGIN_TIER = Tier(
+    "login", re.compile(_API + r"/auth/(?:login|token)$|^/accounts/login/$"), by_principal=False
+)
+REGISTER_TIER = Tier(
+    "register", re.compile(_API + r"/auth/register$|^/accounts/signup/$"), by_principal=False
+)
+API_TIER = Tier(
+    "api",
+    re.compile(
+        _API + r"/(?:users(?!/me(?:/|$))(?:/|$)|files|organizations|invitations|billing|admin"
+        r"|auth/refresh$|auth/token/refresh$|auth/logout$)"
+    ),
+    by_principal=True,
+)
+USER_TIER = Tier(
+    "user",
+    re.compile(
+        _API + r"/(?:auth/me$|users/me(?:/|$)|usage|notifications|feature-flags$|announcements"
+        r"|changelog$|csrf-token$)"
+    ),
+    by_principal=True,
+)
+ROUTE_TIERS = (AUTH_TIER, LOGIN_TIER, REGISTER_TIER, API_TIER, USER_TIER)
+
+
+def enabled() -> bool:
+    return settings.RATE_LIMIT_ENABLED
+
+
+def _env_int(name: str, default: int) -> int:
+    try:
+        return int(os.environ.get(name, default))
+    except ValueError:
+        return default
+
+
+def limit_for(tier: Tier) -> int:
+    """System setting > environment > default (contract §0.9)."""
+    from security.system_settings import get_setting
+
+    if tier is IP_TIER:
+        return _env_int("RATE_LIMIT_IP_PER_MINUTE", 60)
+    if tier is AUTH_TIER:
+        return _env_int("RATE_LIMIT_AUTH_PER_MINUTE", 20)
+    if tier is LOGIN_TIER:
+        return int(get_setting("rate_limit_login_per_minute"))
+    if tier is REGISTER_TIER:
+        return int(get_setting("rate_limit_register_per_minute"))
+    if tier is API_TIER:
+        return int(get_setting("rate_limit_api_per_minute"))
+    return _env_int("RATE_LIMIT_USER_PER_MINUTE", 120)
+
+
+def hit(tier: Tier, identity: str, limit: int, now: float | None = None) -> Decision:
+    """Count one request for (tier, identity) unless it is over the limit."""
+    now = time.time() if now is None else now
+    bucket = int(now // WINDOW)
+    elapsed = now - bucket * WINDOW
+    key = f"rl:{tier.name}:{identity}:{bucket}"
+    store = counters()
+    current, previous = store.incr_with_previous(
+        key, f"rl:{tier.name}:{identity}:{bucket - 1}", WINDOW * 2 + 5
+    )
+    estimate = previous * (1 - elapsed / WINDOW) + current
+    reset = (bucket + 1) * WINDOW
+    if estimate <= limit:
+        return Decision(tier.name, limit, max(0, limit - math.ceil(estimate)), reset, True)
+    store.decr(key)  # a refused request does not count
+    retry_after = _retry_after(previous, current - 1, limit, elapsed)
+    return Decision(tier.name, limit, 0, int(now) + retry_after, False, retry_after)
+
+
+def _retry_after(previous: int, current: int, limit: int, elapsed: float) -> int:
+    """Seconds until one more request fits in the sliding window."""
+    room = limit - 1 - current
+    if room >= 0 and previous > 0:
+        # previous × (1 − t/60) ≤ room  →  t ≥ 60 × (1 − room/previous)
+        wait = WINDOW * (1 - room / previous) - elapsed
+    else:
+        # wait for the next bucket, then for `current` (then previous) to decay
+        wait = (WINDOW - elapsed) + WINDOW * (1 - (limit - 1) / max(current, 1))
+    return max(1, math.ceil(wait))
+
+
+def tightest(decisions: list[Decision]) -> Decision | None:
+    if not decisions:
+        return None
+    return min(decisions, key=lambda d: (d.allowed, d.remaining, -d.retry_after))

@@ -1,0 +1,178 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from security import system_settings
+from security.models import AuditLog, IPBlock, SystemSetting
+
+
+class SystemSettingOutput(serializers.ModelSerializer):
+    value = serializers.SerializerMethodField()
+    id = serializers.SerializerMethodField()
+
+    class Meta:
+        model = SystemSetting
+        fields = ["id", "key", "value", "category", "description", "is_sensitive", "updated_at"]
+
+    def get_value(self, obj: SystemSetting) -> Any:
+        return system_settings.display_value(obj.key, obj.value)
+
+    def get_id(self, obj: SystemSetting) -> int:
+        return obj.pk or 0
+
+
+class SettingValueInput(serializers.Serializer):
+    value = serializers.JSONField()
+
+
+class EmailSettingsOutput(serializers.Serializer):
+    smtp_host = serializers.CharField()
+    smtp_port = serializers.IntegerField()
+    smtp_user = serializers.CharField()
+    smtp_username = serializers.CharField(help_text="Alias of smtp_user (React client)")
+    smtp_password_set = serializers.BooleanField(help_text="The password itself is write-only")
+    from_email = serializers.CharField()
+    smtp_from_email = serializers.CharField()
+    from_name = serializers.CharField()
+    smtp_from_name = serializers.CharField()
+    enabled = serializers.BooleanField()
+    smtp_enabled = serializers.BooleanField()
+
+
+class EmailSettingsInput(serializers.Serializer):
+    smtp_host = serializers.JSONField(required=False)
+    smtp_port = serializers.JSONField(required=False)
+    smtp_user = serializers.JSONField(required=False)
+    smtp_username = serializers.JSONField(required=False)
+    smtp_password = serializers.JSONField(required=False)
+    from_email = serializers.JSONField(required=False)
+    smtp_from_email = serializers.JSONField(required=False)
+    from_name = serializers.JSONField(required=False)
+    smtp_from_name = serializers.JSONField(required=False)
+    enabled = serializers.JSONField(required=False)
+    smtp_enabled = serializers.JSONField(required=False)
+
+
+class EmailTestInput(serializers.Serializer):
+    recipient_email = serializers.EmailField(required=False, allow_blank=True)
+
+
+class IPBlockOutput(serializers.ModelSerializer):
+    ip_address = serializers.SerializerMethodField()
+    ip_range = serializers.SerializerMethodField()
+
+    class Meta:
+        model = IPBlock
+        fields = [
+            "id",
+            "ip_address",
+            "ip_range",
+            "reason",
+            "block_type",
+            "hit_count",
+            "expires_at",
+            "is_active",
+            "created_at",
+        ]
+
+    def get_ip_address(self, obj: IPBlock) -> str:
+        return str(obj.ip_address) if obj.ip_address else obj.ip_range
+
+    def get_ip_range(self, obj: IPBlock) -> str | None:
+        return obj.ip_range or None
+
+
+class IPBlockInput(serializers.Serializer):
+    ip_address = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    ip_range = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=64
+    )
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=255, default="")
+    block_type = serializers.CharField(required=False, default="manual")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
+    expires_in_hours = serializers.IntegerField(
+        required=False, allow_null=True, min_value=1, max_value=24 * 3650
+    )
+
+
+class AuditLogOutput(serializers.ModelSerializer):
+    user_id = serializers.IntegerField(source="actor_id", allow_null=True)
+    user_name = serializers.SerializerMethodField()
+    user_email = serializers.SerializerMethodField()
+    target_id = serializers.SerializerMethodField()
+    ip_address = serializers.CharField(allow_null=True)
+    user_agent = serializers.CharField(allow_blank=True)
+    metadata = serializers.SerializerMethodField()
+
+    class Meta:
+        model = AuditLog
+        fields = [
+            "id",
+            "user_id",
+            "user_name",
+            "user_email",
+            "target_type",
+            "target_id",
+            "action",
+            "changes",
+            "ip_address",
+            "user_agent",
+            "metadata",
+            "created_at",
+        ]
+
+    def get_user_name(self, obj: AuditLog) -> str | None:
+        return obj.actor.name if obj.actor else None
+
+    def get_user_email(self, obj: AuditLog) -> str | None:
+        return obj.actor.email if obj.actor else None
+
+    def get_target_id(self, obj: AuditLog) -> str | None:
+        return obj.target_id or None
+
+    def get_metadata(self, obj: AuditLog) -> dict[str, Any]:
+        return (
+            {**(obj.metadata or {}), "request_id": obj.request_id}
+            if obj.request_id
+            else (obj.metadata or {})
+        )
+
+
+class AuditLogFilters(serializers.Serializer):
+    user_id = serializers.IntegerField(required=False, min_value=1)
+    target_type = serializers.CharField(required=False, max_length=50)
+    target_id = serializers.CharField(required=False, max_length=64)
+    action = serializers.CharField(required=False, max_length=100)
+    start_date = serializers.DateTimeField(required=False, input_formats=["iso-8601", "%Y-%m-%d"])
+    end_date = serializers.CharField(required=False)
+
+    def validate_end_date(self, value: str) -> Any:
+        from datetime import date
+
+        from django.utils.dateparse import parse_datetime
+
+        try:
+            return date.fromisoformat(value)
+        except ValueError:
+            parsed = parse_datetime(value)
+            if parsed is None:
+                raise serializers.ValidationError(
+                    "Enter a date (YYYY-MM-DD) or an ISO-8601 time"
+                ) from None
+            return parsed
+
+
+class PaginatedAuditLogs(serializers.Serializer):
+    logs = AuditLogOutput(many=True)
+    count = serializers.IntegerField()
+    total = serializers.IntegerField()
+    page = serializers.IntegerField()
+    limit = serializers.IntegerField()
+    total_pages = serializers.IntegerField()
+
+
+class MessageOutput(serializers.Serializer):
+    success = serializers.BooleanField()
+    message = serializers.CharField()

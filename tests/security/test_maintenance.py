@@ -1,0 +1,78 @@
+"""Maintenance mode (contract §0.12)."""
+
+from __future__ import annotations
+
+import pytest
+
+from security.services import system_settings_update
+
+pytestmark = [pytest.mark.urls("tests.platform_urls"), pytest.mark.django_db]
+
+
+@pytest.fixture
+def maintenance(superadmin):
+    system_settings_update(
+        values={"maintenance_mode": True, "maintenance_message": "Back at 10:00 UTC"},
+        actor=superadmin,
+    )
+
+
+def test_api_requests_get_503_maintenance(api, alice, maintenance):
+    api.force_login(alice)
+    response = api.get("/api/v1/_private")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["error"] == "MAINTENANCE"
+    assert body["message"] == "Back at 10:00 UTC"
+    assert response["Retry-After"] == "300"
+
+
+def test_pages_show_the_maintenance_page(client, maintenance):
+    response = client.get("/")
+    assert response.status_code == 503
+    assert b"Back at 10:00 UTC" in response.content
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/health", "/health/live", "/api/v1/health/ready", "/metrics", "/api/v1/csrf-token", "/api/v1/auth/_probe",
+     "/api/changelog", "/admin/login/"],
+)  # fmt: skip
+def test_exempt_routes_keep_working(client, maintenance, path):
+    assert client.get(path).status_code != 503
+
+
+def test_the_stripe_webhook_keeps_working(client, maintenance):
+    assert (
+        client.post("/api/v1/webhooks/stripe", {}, content_type="application/json").status_code
+        == 200
+    )
+
+
+def test_staff_are_let_through(api, staff, maintenance):
+    api.force_login(staff)
+    assert api.get("/api/v1/_private").status_code == 200
+
+
+def test_turning_maintenance_off_takes_effect_at_once(client, superadmin, maintenance):
+    assert client.get("/").status_code == 503
+    system_settings_update(values={"maintenance_mode": False}, actor=superadmin)
+    assert client.get("/").status_code == 200
+
+
+def test_turning_maintenance_on_broadcasts_to_every_socket(
+    superadmin, django_capture_on_commit_callbacks
+):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("broadcast", channel)
+    with django_capture_on_commit_callbacks(execute=True):
+        system_settings_update(values={"maintenance_mode": True}, actor=superadmin)
+    events = [async_to_sync(layer.receive)(channel)["event"] for _ in range(2)]
+    by_type = {e["type"]: e["payload"] for e in events}
+    assert by_type["cache_invalidate"]["queryKeys"] == ["settings"]
+    assert by_type["broadcast"]["type"] == "warning"
+    assert by_type["broadcast"]["title"] == "Maintenance"
