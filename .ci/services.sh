@@ -8,16 +8,19 @@
 # PostgreSQL: 127.0.0.1:$PGPORT, user `postgres`, trust auth on loopback (the machine's setup).
 #   1. a server already answering pg_isready is used as it is;
 #   2. else the Debian cluster is started (pg_ctlcluster --skip-systemctl-redirect VER main start);
+#      a missing cluster is created first (pg_createcluster) and configured as in 3;
 #   3. else (no PostgreSQL at all) Debian's package is installed, its cluster is configured for
 #      loopback trust auth and test-only speed settings, and started.
 # Redis: 127.0.0.1:$REDIS_PORT, nothing kept on disk; installed from Debian when missing.
 # PostgreSQL refuses to run as root: its commands run as `postgres` (pg_ctlcluster switches
 # user itself; everything else goes through `runuser -u postgres --`).
 #
-# Environment (defaults shown): PGPORT=5432 REDIS_PORT=6379 SVC_DIR=/var/tmp/keel-services
+# Environment (defaults shown):
+#   PGPORT=5432 PG_CLUSTER_NAME=main REDIS_PORT=6379 SVC_DIR=/var/tmp/keel-services
 set -euo pipefail
 
 PGPORT=${PGPORT:-5432}
+PG_CLUSTER_NAME=${PG_CLUSTER_NAME:-main}
 REDIS_PORT=${REDIS_PORT:-6379}
 SVC_DIR=${SVC_DIR:-/var/tmp/keel-services}
 PGSOCK=/var/run/postgresql
@@ -39,7 +42,13 @@ as_pg() { (cd / && runuser -u postgres -- "$@"); }
 pg_up() { pg_isready -q -h 127.0.0.1 -p "$PGPORT" 2>/dev/null; }
 redis_up() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; }
 
-pg_version() { ls /etc/postgresql 2>/dev/null | sort -V | tail -1; }
+pg_version() { # the newest version that has our cluster, else the newest installed
+  local v
+  for v in $(ls /etc/postgresql 2>/dev/null | sort -rV); do
+    [ -f "/etc/postgresql/$v/$PG_CLUSTER_NAME/postgresql.conf" ] && { echo "$v"; return; }
+  done
+  pg_bin_version
+}
 pg_bin_version() { ls /usr/lib/postgresql 2>/dev/null | sort -V | tail -1; }
 
 wait_for() { # wait_for SECONDS COMMAND...
@@ -53,7 +62,7 @@ wait_for() { # wait_for SECONDS COMMAND...
 configure_new_cluster() {
   # Only for a cluster this script created: loopback trust auth (CI only, like the machine's
   # own setup) and durability switched off for speed (test data only).
-  local ver=$1 conf=/etc/postgresql/$1/main
+  local ver=$1 conf=/etc/postgresql/$1/$PG_CLUSTER_NAME
   local hba=$conf/pg_hba.conf
   if ! grep -q '# keel-ci' "$hba"; then
     {
@@ -75,7 +84,7 @@ synchronous_commit = off
 full_page_writes = off
 EOF
   chown postgres:postgres "$conf/conf.d/keel-ci.conf"
-  log "configured PostgreSQL $ver cluster 'main' for loopback trust auth"
+  log "postgres: configured cluster $ver/$PG_CLUSTER_NAME for loopback trust auth"
 }
 
 start_pg() {
@@ -90,17 +99,17 @@ start_pg() {
     created=1
   fi
   ver=$(pg_version)
-  if [ -z "$ver" ] || [ ! -d "/etc/postgresql/$ver/main" ]; then
-    ver=$(pg_bin_version)
-    log "postgres: creating cluster $ver/main"
-    pg_createcluster "$ver" main >/dev/null
+  [ -n "$ver" ] || die "no PostgreSQL version found under /usr/lib/postgresql"
+  if [ ! -f "/etc/postgresql/$ver/$PG_CLUSTER_NAME/postgresql.conf" ]; then
+    log "postgres: creating cluster $ver/$PG_CLUSTER_NAME"
+    pg_createcluster -p "$PGPORT" "$ver" "$PG_CLUSTER_NAME" >/dev/null
     created=1
   fi
   [ "$created" = 1 ] && configure_new_cluster "$ver"
   install -d -o postgres -g postgres -m 2775 "$PGSOCK"
-  log "postgres: starting cluster $ver/main"
-  pg_ctlcluster --skip-systemctl-redirect "$ver" main start ||
-    die "pg_ctlcluster failed; see /var/log/postgresql/postgresql-$ver-main.log"
+  log "postgres: starting cluster $ver/$PG_CLUSTER_NAME"
+  pg_ctlcluster --skip-systemctl-redirect "$ver" "$PG_CLUSTER_NAME" start ||
+    die "pg_ctlcluster failed; see /var/log/postgresql/postgresql-$ver-$PG_CLUSTER_NAME.log"
   wait_for 60 pg_up || die "PostgreSQL did not answer on 127.0.0.1:$PGPORT within 60 s"
   log "postgres: running on 127.0.0.1:$PGPORT"
 }
@@ -132,8 +141,8 @@ start_redis() {
 
 stop_all() {
   local ver; ver=$(pg_version)
-  if [ -n "$ver" ] && pg_up; then
-    pg_ctlcluster --skip-systemctl-redirect "$ver" main stop -m fast && log "postgres: stopped"
+  if [ -f "/etc/postgresql/$ver/$PG_CLUSTER_NAME/postgresql.conf" ] && pg_up; then
+    pg_ctlcluster --skip-systemctl-redirect "$ver" "$PG_CLUSTER_NAME" stop -m fast && log "postgres: stopped"
   else
     log "postgres: not running (or not a Debian cluster)"
   fi

@@ -26,7 +26,10 @@ def _isolated_cache() -> Iterator[None]:
     from security import blocklist, counters, system_settings
 
     def reset() -> None:
-        cache.clear()
+        if hasattr(cache, "delete_pattern"):  # Redis: only Keel's keys, not the channel layer's
+            cache.delete_pattern("*")
+        else:
+            cache.clear()
         system_settings.invalidate_local()
         blocklist.reset_local()
         blocklist.discard_pending_hits()
@@ -38,9 +41,9 @@ def _isolated_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _jobs_run_inline(settings: pytest.FixtureRequest) -> None:
-    """Enqueued jobs run synchronously (after commit) in tests."""
-    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+def _jobs_run_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Enqueued jobs run synchronously (after commit) in tests (django-q2 reads `sync` once)."""
+    monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
 
 
 @pytest.fixture

@@ -24,12 +24,12 @@ def collect_errors(page: Page) -> list[str]:
     errors: list[str] = []
     page.on(
         "console",
-        lambda msg: errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None,
+        lambda msg: (
+            errors.append(f"console.{msg.type}: {msg.text}") if msg.type == "error" else None
+        ),
     )
     page.on("pageerror", lambda exc: errors.append(f"page error: {exc}"))
-    page.on(
-        "requestfailed", lambda req: errors.append(f"request failed: {req.url} {req.failure}")
-    )
+    page.on("requestfailed", lambda req: errors.append(f"request failed: {req.url} {req.failure}"))
     return errors
 
 

@@ -7,6 +7,7 @@ leaves no process behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -41,10 +42,8 @@ def children(pid: int) -> list[int]:
     """Direct children of `pid`, from /proc (Linux)."""
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
+        with contextlib.suppress(OSError):  # the task ended meanwhile
             found += [int(c) for c in (task / "children").read_text().split()]
-        except OSError:
-            pass
     return found
 
 
@@ -82,8 +81,8 @@ class Served:
     base: str
     log: Path
 
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-4000:]
+    def output(self, tail: int = 4000) -> str:
+        return self.log.read_text(errors="replace")[-tail:]
 
 
 @pytest.fixture(scope="module")
@@ -141,16 +140,16 @@ def serve(serve_env: dict[str, str], tmp_path: Path) -> Iterator[Served]:
                     break
             except OSError:
                 pass
-            assert time.monotonic() < deadline, f"not ready in {READY_TIMEOUT} s:\n{served.output()}"
+            assert time.monotonic() < deadline, (
+                f"not ready in {READY_TIMEOUT} s:\n{served.output()}"
+            )
             time.sleep(0.5)
         yield served
     finally:
-        if proc.poll() is None:  # a failed test: leave nothing behind
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=10)
+        # Whatever the test did or failed to do: leave no process of this group behind.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
 
 
 def wait_gone(pids: set[int], timeout: float) -> set[int]:
@@ -163,10 +162,10 @@ def wait_gone(pids: set[int], timeout: float) -> set[int]:
 def worker_and_web(served: Served) -> dict[str, int]:
     """serve's own report of its children: `(processes: web=123, worker=456)`."""
     deadline = time.monotonic() + 10
-    while "processes:" not in served.output():
+    while "processes:" not in (text := served.output(tail=10**7)):
         assert time.monotonic() < deadline, served.output()
         time.sleep(0.2)
-    line = served.output().split("processes:", 1)[1].split(")", 1)[0]
+    line = text.split("processes:", 1)[1].split(")", 1)[0]
     pids = dict(part.strip().split("=") for part in line.split(","))
     return {name: int(pid) for name, pid in pids.items()}
 
@@ -217,7 +216,6 @@ def test_ctrl_c_to_the_process_group_stops_everything(serve: Served):
 def test_serve_stops_the_web_server_when_the_worker_dies(serve: Served):
     procs = worker_and_web(serve)
     web_tree = descendants(procs["web"]) | {procs["web"]}
-    os.killpg(serve.proc.pid, 0)
     os.kill(procs["worker"], signal.SIGKILL)
     try:
         code = serve.proc.wait(timeout=STOP_TIMEOUT)
@@ -226,3 +224,15 @@ def test_serve_stops_the_web_server_when_the_worker_dies(serve: Served):
     assert code != 0
     assert "worker exited" in serve.output()
     assert not wait_gone(web_tree, timeout=2)
+
+
+def test_a_killed_worker_leaves_no_orphaned_pool(serve: Served):
+    procs = worker_and_web(serve)
+    deadline = time.monotonic() + 10
+    while len(pool := descendants(procs["worker"])) < 2:  # the pool takes a moment to spawn
+        assert time.monotonic() < deadline, serve.output()
+        time.sleep(0.2)
+    os.kill(procs["worker"], signal.SIGKILL)
+    serve.proc.wait(timeout=STOP_TIMEOUT)
+    left = wait_gone(pool, timeout=5)
+    assert not left, f"the killed worker's processes still run: {sorted(left)}"

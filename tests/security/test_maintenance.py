@@ -71,8 +71,12 @@ def test_turning_maintenance_on_broadcasts_to_every_socket(
     async_to_sync(layer.group_add)("broadcast", channel)
     with django_capture_on_commit_callbacks(execute=True):
         system_settings_update(values={"maintenance_mode": True}, actor=superadmin)
-    events = [async_to_sync(layer.receive)(channel)["event"] for _ in range(2)]
-    by_type = {e["type"]: e["payload"] for e in events}
+    by_type: dict[str, dict] = {}
+    for _ in range(10):  # other publishers may share the layer: read until both arrived
+        event = async_to_sync(layer.receive)(channel)["event"]
+        by_type.setdefault(event["type"], event["payload"])
+        if {"cache_invalidate", "broadcast"} <= set(by_type):
+            break
     assert by_type["cache_invalidate"]["queryKeys"] == ["settings"]
     assert by_type["broadcast"]["type"] == "warning"
     assert by_type["broadcast"]["title"] == "Maintenance"

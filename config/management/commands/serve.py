@@ -5,6 +5,7 @@ Ctrl-C (SIGINT) or SIGTERM stops both; if either dies, the other is stopped too.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -53,9 +54,15 @@ class Command(BaseCommand):
             web_cmd.append("--reload")
         elif options["workers"] > 1:
             web_cmd += ["--workers", str(options["workers"])]
-        procs: dict[str, subprocess.Popen[bytes]] = {"web": subprocess.Popen(web_cmd, env=env)}
+        # Each child leads its own process group, so that shutdown reaches its whole tree (the
+        # worker's pool, uvicorn's workers) even when the child itself has died.
+        procs: dict[str, subprocess.Popen[bytes]] = {
+            "web": subprocess.Popen(web_cmd, env=env, process_group=0)
+        }
         if not options["no_worker"]:
-            procs["worker"] = subprocess.Popen([sys.executable, "manage.py", "qcluster"], env=env)
+            procs["worker"] = subprocess.Popen(
+                [sys.executable, "manage.py", "qcluster"], env=env, process_group=0
+            )
         self.stdout.write(
             self.style.SUCCESS(f"Keel is serving on http://{options['host']}:{options['port']} ")
             + f"(processes: {', '.join(f'{n}={p.pid}' for n, p in procs.items())}). Ctrl-C stops."
@@ -86,7 +93,7 @@ class Command(BaseCommand):
             raise SystemExit(exit_code)
 
     def _shutdown(self, procs: dict[str, subprocess.Popen[bytes]]) -> None:
-        for proc in procs.values():
+        for proc in procs.values():  # the leaders stop their own children gracefully...
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + 20
@@ -95,6 +102,35 @@ class Command(BaseCommand):
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.stderr.write(f"{name} did not stop in time; killing it.")
-                proc.kill()
+                _signal_group(proc, signal.SIGKILL)
                 proc.wait()
+        grace = min(deadline, time.monotonic() + 5)
+        while time.monotonic() < grace and any(_group_alive(p) for p in procs.values()):
+            time.sleep(0.2)  # let the children's own children finish
+        for proc in procs.values():
+            _signal_group(proc, signal.SIGKILL)  # ...anything left in a group is an orphan
         self.stdout.write("Keel stopped.")
+
+
+def _signal_group(proc: subprocess.Popen[bytes], sig: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, sig)
+
+
+def _group_alive(proc: subprocess.Popen[bytes]) -> bool:
+    """Whether any process of the child's group still runs (zombies do not count)."""
+    proc_dir = Path("/proc")
+    if not proc_dir.is_dir():
+        try:
+            os.killpg(proc.pid, 0)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True
+    for stat in proc_dir.glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[2]) == proc.pid:  # state, ppid, pgrp
+            return True
+    return False
