@@ -6,7 +6,7 @@ import factory
 from django.utils import timezone
 
 from accounts.models import Role, User
-from organizations.models import Membership, OrgRole, Organization
+from organizations.models import Membership, Organization, OrgRole
 
 DEFAULT_PASSWORD = "Correct-Horse-42"
 
@@ -24,7 +24,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", DEFAULT_PASSWORD)
 
     @factory.post_generation
-    def _save(obj: User, create: bool, extracted: object, **kwargs: object) -> None:  # noqa: N805
+    def _save(obj: User, create: bool, extracted: object, **kwargs: object) -> None:
         if create:
             obj.save()
 

@@ -17,7 +17,11 @@ PROXIES = [ipaddress.ip_network("10.0.0.0/8"), ipaddress.ip_network("fd00::/8")]
         ("203.0.113.9", None, "203.0.113.9"),
         ("203.0.113.9", "1.2.3.4", "203.0.113.9"),  # untrusted peer: header ignored
         ("10.0.0.5", "1.2.3.4", "1.2.3.4"),
-        ("10.0.0.5", "6.6.6.6, 1.2.3.4", "1.2.3.4"),  # right-most untrusted wins, not the spoofable left
+        (
+            "10.0.0.5",
+            "6.6.6.6, 1.2.3.4",
+            "1.2.3.4",
+        ),  # right-most untrusted wins, not the spoofable left
         ("10.0.0.5", "1.2.3.4, 10.0.0.7", "1.2.3.4"),  # skip trusted hops
         ("10.0.0.5", "10.0.0.8, 10.0.0.7", "10.0.0.8"),  # all trusted: the left-most
         ("10.0.0.5", "garbage, 1.2.3.4", "1.2.3.4"),

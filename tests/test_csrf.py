@@ -64,7 +64,11 @@ def test_it_refuses_a_foreign_origin_even_with_a_valid_token(csrf_api, alice):
     csrf_api.force_login(alice)
     token = get_csrf(csrf_api)
     response = csrf_api.post(
-        "/api/v1/_echo", {}, format="json", HTTP_X_CSRF_TOKEN=token, HTTP_ORIGIN="https://evil.example"
+        "/api/v1/_echo",
+        {},
+        format="json",
+        HTTP_X_CSRF_TOKEN=token,
+        HTTP_ORIGIN="https://evil.example",
     )
     assert response.status_code == 403
     assert response.json()["message"] == "Origin not allowed"
@@ -75,7 +79,11 @@ def test_it_accepts_an_origin_from_cors_allowed_origins(csrf_api, alice, setting
     csrf_api.force_login(alice)
     token = get_csrf(csrf_api)
     response = csrf_api.post(
-        "/api/v1/_echo", {}, format="json", HTTP_X_CSRF_TOKEN=token, HTTP_ORIGIN="https://app.example"
+        "/api/v1/_echo",
+        {},
+        format="json",
+        HTTP_X_CSRF_TOKEN=token,
+        HTTP_ORIGIN="https://app.example",
     )
     assert response.status_code == 200
 

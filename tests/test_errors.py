@@ -70,19 +70,28 @@ def test_it_reports_field_errors_with_details_and_a_field_prefixed_message(api):
     response = api.post("/api/v1/_validate", {"email": "nope"}, format="json")
     body = assert_envelope(response, 400, "VALIDATION_ERROR")
     assert body["message"] == "email: Enter a valid email address."
-    assert body["details"] == [{"field": "email", "message": "Enter a valid email address.", "code": "invalid"}]
+    assert body["details"] == [
+        {"field": "email", "message": "Enter a valid email address.", "code": "invalid"}
+    ]
 
 
 def test_it_names_nested_fields_with_indexes(api):
-    payload = {"email": "a@example.com", "events": [{"name": "ok", "quantity": 1}] * 3 + [{"name": "x", "quantity": 0}]}
-    body = assert_envelope(api.post("/api/v1/_validate", payload, format="json"), 400, "VALIDATION_ERROR")
+    payload = {
+        "email": "a@example.com",
+        "events": [{"name": "ok", "quantity": 1}] * 3 + [{"name": "x", "quantity": 0}],
+    }
+    body = assert_envelope(
+        api.post("/api/v1/_validate", payload, format="json"), 400, "VALIDATION_ERROR"
+    )
     assert body["details"][0]["field"] == "events[3].quantity"
     assert body["details"][0]["code"] == "min_value"
     assert body["message"].startswith("events[3].quantity: ")
 
 
 def test_it_ignores_unknown_request_fields(api):
-    response = api.post("/api/v1/_validate", {"email": "a@example.com", "id": 7, "extra": True}, format="json")
+    response = api.post(
+        "/api/v1/_validate", {"email": "a@example.com", "id": 7, "extra": True}, format="json"
+    )
     assert response.status_code == 200
     assert response.json() == {"email": "a@example.com"}
 

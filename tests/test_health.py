@@ -78,7 +78,9 @@ def test_health_is_503_with_the_envelope_when_the_database_is_down(api, database
     body = response.json()
     assert body["overall_status"] == "unhealthy"
     assert components(body)["database"]["status"] == "unhealthy"
-    assert body["error"] == "INTERNAL_ERROR" and body["code"] == 503 and body["request_id"] == "hc-1"
+    assert (
+        body["error"] == "INTERNAL_ERROR" and body["code"] == 503 and body["request_id"] == "hc-1"
+    )
 
 
 def test_ready_is_200_when_the_database_answers(api):

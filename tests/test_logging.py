@@ -78,7 +78,9 @@ def test_redact_masks_cookies_and_sessions():
 
 
 def test_the_console_format_is_readable_and_redacted():
-    record = logging.makeLogRecord({"msg": "hello", "name": "keel.test", "levelname": "INFO", "secret": "s3"})
+    record = logging.makeLogRecord(
+        {"msg": "hello", "name": "keel.test", "levelname": "INFO", "secret": "s3"}
+    )
     record.request_id = "abcdef123456"
     text = ConsoleFormatter().format(record)
     assert "hello" in text and "[abcdef12]" in text and "s3" not in text

@@ -30,7 +30,9 @@ def api_routes() -> set[str]:
             route = prefix + str(p.pattern)
             if isinstance(p, URLResolver):
                 walk(p.url_patterns, route)
-            elif isinstance(p, URLPattern) and route.startswith("api/v1/") and p.name != "not-found":
+            elif (
+                isinstance(p, URLPattern) and route.startswith("api/v1/") and p.name != "not-found"
+            ):
                 routes.add("/" + re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", route))
 
     walk(get_resolver().url_patterns, "")
@@ -44,13 +46,17 @@ def test_the_schema_is_valid_openapi_3(schema):
 
 def test_the_schema_documents_every_api_route(schema):
     documented = set(schema["paths"])
-    missing = {r for r in api_routes() if r not in documented and not r.startswith("/api/v1/health")}
+    missing = {
+        r for r in api_routes() if r not in documented and not r.startswith("/api/v1/health")
+    }
     assert not missing, f"routes missing from the OpenAPI schema: {sorted(missing)}"
 
 
 def test_the_schema_lists_the_root_health_routes_once(schema):
     assert {"/health", "/health/ready", "/health/live"} <= set(schema["paths"])
-    assert not any(p.startswith("/api/health") or p.startswith("/api/v1/health") for p in schema["paths"])
+    assert not any(
+        p.startswith("/api/health") or p.startswith("/api/v1/health") for p in schema["paths"]
+    )
     assert not any(p.startswith("/api/") and not p.startswith("/api/v1/") for p in schema["paths"])
 
 

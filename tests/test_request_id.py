@@ -12,12 +12,16 @@ from config.logging import JSONFormatter, RequestContextFilter
 pytestmark = pytest.mark.django_db
 
 
-@pytest.mark.parametrize("value", ["abc", "A.b_c:d-1", "x" * 128, "9f1c2d3e-0000-4000-8000-000000000000"])
+@pytest.mark.parametrize(
+    "value", ["abc", "A.b_c:d-1", "x" * 128, "9f1c2d3e-0000-4000-8000-000000000000"]
+)
 def test_it_adopts_sane_inbound_ids(api, value):
     assert api.get("/health/live", HTTP_X_REQUEST_ID=value)["X-Request-ID"] == value
 
 
-@pytest.mark.parametrize("value", ["", "x" * 129, "has space", "semi;colon", "new\nline", "ünïcode", "<script>"])
+@pytest.mark.parametrize(
+    "value", ["", "x" * 129, "has space", "semi;colon", "new\nline", "ünïcode", "<script>"]
+)
 def test_it_replaces_unsafe_inbound_ids_with_a_uuid(api, value):
     echoed = api.get("/health/live", HTTP_X_REQUEST_ID=value)["X-Request-ID"]
     assert echoed != value

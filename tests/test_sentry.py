@@ -21,7 +21,12 @@ class CapturingTransport(Transport):
 
     @property
     def events(self):
-        return [item.payload.json for env in self.envelopes for item in env.items if item.type == "event"]
+        return [
+            item.payload.json
+            for env in self.envelopes
+            for item in env.items
+            if item.type == "event"
+        ]
 
 
 @pytest.fixture

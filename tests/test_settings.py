@@ -14,7 +14,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    base = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp"), "KEEL_IGNORE_DOTENV": "1"}
+    base = {
+        "PATH": os.environ["PATH"],
+        "HOME": os.environ.get("HOME", str(ROOT)),
+        "KEEL_IGNORE_DOTENV": "1",
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -49,7 +53,9 @@ def test_production_refuses_to_start_without_a_secret_key(tmp_path):
     assert "SECRET_KEY must be set" in result.stderr
 
 
-@pytest.mark.parametrize("weak", ["short", "changeme" * 10, "a" * 80, "django-insecure-" + "x1y2z3" * 10])
+@pytest.mark.parametrize(
+    "weak", ["short", "changeme" * 10, "a" * 80, "django-insecure-" + "x1y2z3" * 10]
+)
 def test_production_refuses_a_weak_secret_key(tmp_path, weak):
     result = run_manage("check", **production_env(tmp_path, SECRET_KEY=weak))
     assert result.returncode != 0
@@ -108,7 +114,13 @@ def test_redis_url_switches_cache_channels_and_sessions(tmp_path):
     ],
 )
 def test_email_url_selects_the_backend(url, backend):
-    result = run_manage("shell", "--no-imports", "-c", "from django.conf import settings as s; print(s.EMAIL_BACKEND)", EMAIL_URL=url)
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.EMAIL_BACKEND)",
+        EMAIL_URL=url,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == backend
 
