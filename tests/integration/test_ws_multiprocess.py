@@ -17,18 +17,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import pytest
 import pytest_asyncio
@@ -41,6 +33,14 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from accounts.models import User
 from config import realtime
+from tests.integration.servers import (
+    Server,
+    database_url_for_servers,
+    free_port,
+    start,
+    stop,
+    wait_until_live,
+)
 
 _DATABASE_URL = os.environ.get("DATABASE_URL", "")
 _REDIS_URL = os.environ.get("REDIS_URL", "")
@@ -56,105 +56,9 @@ pytestmark = [
 ]
 
 BASE_DIR = Path(settings.BASE_DIR)
-READY_TIMEOUT = 60
 EVENT_TIMEOUT = 10
 IDLE_SECONDS = 12  # more than twice channels-redis' blocking read (brpop_timeout = 5 s)
 LAYER_PREFIX = f"keel-it-{uuid.uuid4().hex[:12]}"
-NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # local servers only
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def database_url_for_servers() -> str:
-    """pytest-django's test database (NAME is already the test name here) as a URL."""
-    db = settings.DATABASES["default"]
-    credentials = quote(db.get("USER") or "", safe="")
-    if db.get("PASSWORD"):
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    port = f":{db['PORT']}" if db.get("PORT") else ""
-    return f"postgres://{credentials}@{db.get('HOST') or '127.0.0.1'}{port}/{quote(db['NAME'])}"
-
-
-@dataclass
-class Server:
-    name: str
-    port: int
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-    shown: int = field(default=0)
-
-    @property
-    def ws_url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}/ws"
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace") if self.log.exists() else ""
-
-    def new_output(self) -> str:
-        text = self.output()
-        fresh, self.shown = text[self.shown :], len(text)
-        return fresh
-
-
-def start(server: Server, env: dict[str, str]) -> None:
-    with server.log.open("wb") as out:
-        server.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "config.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(server.port),
-                "--no-proxy-headers",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-
-
-def wait_until_live(server: Server) -> None:
-    assert server.proc is not None
-    deadline = time.monotonic() + READY_TIMEOUT
-    while True:
-        code = server.proc.poll()
-        assert code is None, f"{server.name} exited with {code} before serving:\n{server.output()}"
-        try:
-            with NO_PROXY.open(
-                f"http://127.0.0.1:{server.port}/health/live", timeout=2
-            ) as response:
-                if response.status == 200:
-                    return
-        except OSError:  # not listening yet (URLError is an OSError)
-            pass
-        assert time.monotonic() < deadline, (
-            f"{server.name} not live after {READY_TIMEOUT} s:\n{server.output()}"
-        )
-        time.sleep(0.2)
-
-
-def stop(server: Server) -> None:
-    proc = server.proc
-    if proc is None or proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-    except ProcessLookupError:  # exited meanwhile
-        proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
