@@ -21,6 +21,8 @@ class Principal:
 
 
 def session_principal(request: HttpRequest) -> Principal | None:
+    if settings.SESSION_COOKIE_NAME not in request.COOKIES:
+        return None  # no session: do not load one just to learn that
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return Principal(key=f"user:{user.pk}", is_staff=bool(user.is_staff))

@@ -9,7 +9,6 @@ security/counters.py); a refused request is not counted.
 from __future__ import annotations
 
 import math
-import os
 import re
 import time
 from dataclasses import dataclass
@@ -82,28 +81,21 @@ def enabled() -> bool:
     return settings.RATE_LIMIT_ENABLED
 
 
-def _env_int(name: str, default: int) -> int:
-    try:
-        return int(os.environ.get(name, default))
-    except ValueError:
-        return default
-
-
 def limit_for(tier: Tier) -> int:
     """System setting > environment > default (contract §0.9)."""
     from security.system_settings import get_setting
 
     if tier is IP_TIER:
-        return _env_int("RATE_LIMIT_IP_PER_MINUTE", 60)
+        return settings.RATE_LIMIT_IP_PER_MINUTE
     if tier is AUTH_TIER:
-        return _env_int("RATE_LIMIT_AUTH_PER_MINUTE", 20)
+        return settings.RATE_LIMIT_AUTH_PER_MINUTE
     if tier is LOGIN_TIER:
         return int(get_setting("rate_limit_login_per_minute"))
     if tier is REGISTER_TIER:
         return int(get_setting("rate_limit_register_per_minute"))
     if tier is API_TIER:
         return int(get_setting("rate_limit_api_per_minute"))
-    return _env_int("RATE_LIMIT_USER_PER_MINUTE", 120)
+    return settings.RATE_LIMIT_USER_PER_MINUTE
 
 
 def hit(tier: Tier, identity: str, limit: int, now: float | None = None) -> Decision:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.conf import settings as django_settings
 
 from security import ratelimit
 from security.models import BlockType, IPBlock
@@ -82,7 +83,7 @@ def test_limits_are_per_ip(client, frozen):
 
 
 def test_health_metrics_and_the_stripe_webhook_are_never_limited(client, frozen, monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "1")
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 1)
     for _ in range(5):
         assert client.get("/health/live").status_code == 200
         assert client.get("/metrics").status_code == 200
@@ -93,8 +94,8 @@ def test_health_metrics_and_the_stripe_webhook_are_never_limited(client, frozen,
 
 
 def test_the_login_limit_follows_the_setting_without_restart(client, staff, frozen, monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "1000")
-    monkeypatch.setenv("RATE_LIMIT_AUTH_PER_MINUTE", "1000")
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 1000)
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_AUTH_PER_MINUTE", 1000)
     codes = [
         client.post("/api/v1/auth/login", {}, content_type="application/json").status_code
         for _ in range(11)
@@ -110,8 +111,8 @@ def test_the_login_limit_follows_the_setting_without_restart(client, staff, froz
 
 
 def test_the_auth_tier_is_shared_by_the_auth_endpoints(client, frozen, monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "1000")
-    monkeypatch.setenv("RATE_LIMIT_AUTH_PER_MINUTE", "4")
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 1000)
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_AUTH_PER_MINUTE", 4)
     paths = [
         "/api/v1/auth/reset-password",
         "/api/v1/auth/verify-email",
@@ -123,7 +124,7 @@ def test_the_auth_tier_is_shared_by_the_auth_endpoints(client, frozen, monkeypat
 
 
 def test_the_api_tier_counts_per_principal(api, alice, bob, frozen, monkeypatch, staff):
-    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "1000")
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 1000)
     system_settings_update(values={"rate_limit_api_per_minute": 2}, actor=staff)
     api.force_login(alice)
     assert [api.get("/api/v1/organizations").status_code for _ in range(3)] == [404, 404, 429]
@@ -132,7 +133,7 @@ def test_the_api_tier_counts_per_principal(api, alice, bob, frozen, monkeypatch,
 
 
 def test_users_me_is_in_the_user_tier_not_the_api_tier(api, alice, frozen, monkeypatch, staff):
-    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "1000")
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 1000)
     system_settings_update(values={"rate_limit_api_per_minute": 1}, actor=staff)
     api.force_login(alice)
     assert [api.get("/api/v1/users/me").status_code for _ in range(3)] == [404, 404, 404]
@@ -140,14 +141,14 @@ def test_users_me_is_in_the_user_tier_not_the_api_tier(api, alice, frozen, monke
 
 
 def test_rate_limiting_can_be_disabled(client, frozen, settings, monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "1")
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 1)
     settings.RATE_LIMIT_ENABLED = False
     assert [client.get("/api/v1/nope").status_code for _ in range(3)] == [404] * 3
     assert "X-RateLimit-Limit" not in client.get("/api/v1/nope")
 
 
 def test_pages_get_a_friendly_429(client, frozen, monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "1")
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 1)
     client.get("/")
     response = client.get("/")
     assert response.status_code == 429
@@ -156,7 +157,7 @@ def test_pages_get_a_friendly_429(client, frozen, monkeypatch):
 
 
 def test_hammering_auth_blocks_the_ip_when_auto_block_is_on(client, staff, frozen, monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "1000")
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 1000)
     system_settings_update(
         values={
             "rate_limit_auto_block": True,
@@ -177,7 +178,7 @@ def test_hammering_auth_blocks_the_ip_when_auto_block_is_on(client, staff, froze
 
 
 def test_auto_block_is_off_by_default(client, frozen, monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "1000")
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 1000)
     for _ in range(40):
         client.post("/api/v1/auth/login", {}, content_type="application/json")
     assert not IPBlock.objects.exists()

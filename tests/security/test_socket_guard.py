@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.conf import settings as django_settings
 
 from config.asgi import application
 from security.services import ip_block_create
@@ -30,7 +31,7 @@ async def test_a_blocked_ip_cannot_open_a_socket():
 
 
 async def test_the_ip_tier_limits_handshakes(monkeypatch):
-    monkeypatch.setenv("RATE_LIMIT_IP_PER_MINUTE", "2")
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 2)
     codes = []
     for _ in range(3):
         comm = communicator("198.51.100.3")
