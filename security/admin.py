@@ -142,9 +142,31 @@ class AuditLogAdmin(admin.ModelAdmin):
 
 
 class IPBlockForm(forms.ModelForm):
+    """Adding a block applies the same rules as the API (services.ip_block_validate)."""
+
+    caller_ip: str | None = None
+
     class Meta:
         model = IPBlock
         fields = ["ip_address", "ip_range", "reason", "block_type", "expires_at"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.instance.pk or self.errors:
+            return cleaned
+        try:
+            services.ip_block_validate(
+                ip_address=cleaned.get("ip_address"),
+                ip_range=cleaned.get("ip_range"),
+                block_type=cleaned.get("block_type") or "manual",
+                expires_at=cleaned.get("expires_at"),
+                caller_ip=self.caller_ip,
+            )
+        except DomainError as exc:
+            field = exc.details[0]["field"] if exc.details else None
+            message = exc.details[0]["message"] if exc.details else exc.message
+            self.add_error(field if field in self.fields else None, message)
+        return cleaned
 
 
 @admin.register(IPBlock)
@@ -164,6 +186,13 @@ class IPBlockAdmin(admin.ModelAdmin):
     readonly_fields = ("hit_count", "last_hit_at", "created_by", "created_at", "is_active")
     actions = ["lift_blocks"]
 
+    def get_form(
+        self, request: HttpRequest, obj: IPBlock | None = None, **kwargs: Any
+    ) -> type[forms.ModelForm]:
+        form = super().get_form(request, obj, **kwargs)
+        form.caller_ip = getattr(request, "client_ip", None)  # type: ignore[attr-defined]
+        return form
+
     def get_readonly_fields(
         self, request: HttpRequest, obj: IPBlock | None = None
     ) -> tuple[str, ...]:
@@ -177,19 +206,16 @@ class IPBlockAdmin(admin.ModelAdmin):
         if change:
             IPBlock.objects.filter(pk=obj.pk).update(reason=obj.reason)
             return
-        try:
-            created = services.ip_block_create(
-                actor=request.user,
-                ip_address=form.cleaned_data.get("ip_address"),
-                ip_range=form.cleaned_data.get("ip_range"),
-                reason=form.cleaned_data.get("reason") or "",
-                block_type=form.cleaned_data.get("block_type") or "manual",
-                expires_at=form.cleaned_data.get("expires_at"),
-                caller_ip=getattr(request, "client_ip", None),
-            )
-        except DomainError as exc:
-            raise ValidationError(exc.message) from exc
-        obj.pk = created.pk
+        data = form.cleaned_data  # validated by IPBlockForm.clean
+        obj.pk = services.ip_block_create(
+            actor=request.user,
+            ip_address=data.get("ip_address"),
+            ip_range=data.get("ip_range"),
+            reason=data.get("reason") or "",
+            block_type=data.get("block_type") or "manual",
+            expires_at=data.get("expires_at"),
+            caller_ip=getattr(request, "client_ip", None),
+        ).pk
 
     @admin.action(description="Lift the selected blocks")
     def lift_blocks(self, request: HttpRequest, queryset: QuerySet[IPBlock]) -> None:

@@ -188,17 +188,16 @@ def _parse_block_target(ip_address: str | None, ip_range: str | None) -> tuple[s
     return address, cidr
 
 
-def ip_block_create(
+def ip_block_validate(
     *,
-    actor: Any | None,
-    ip_address: str | None = None,
-    ip_range: str | None = None,
-    reason: str = "",
+    ip_address: str | None,
+    ip_range: str | None,
     block_type: str = BlockType.MANUAL,
     expires_at: datetime | None = None,
     caller_ip: str | None = None,
-) -> IPBlock:
-    """Block an address or a network. Refuses a block that would cover the caller."""
+) -> tuple[str | None, str]:
+    """Check a block request; returns the normalized (address, cidr) or raises a domain error.
+    Refuses a block that would cover the caller, and one that already exists."""
     address, cidr = _parse_block_target(ip_address, ip_range)
     if block_type not in BlockType.values:
         raise ValidationFailed.for_field(
@@ -211,12 +210,39 @@ def ip_block_create(
         target = ipaddress.ip_network(cidr or address, strict=False)  # type: ignore[arg-type]
         if caller is not None and caller.version == target.version and caller in target:
             raise BadRequest("This block would include your own IP address")
+    if _live_duplicates(address, cidr, lock=False):
+        raise Conflict("ip_address: This address or range is already blocked")
+    return address, cidr
+
+
+def _live_duplicates(address: str | None, cidr: str, *, lock: bool) -> list[IPBlock]:
+    live = IPBlock.objects.filter(is_active=True)
+    if lock:
+        live = live.select_for_update()
+    duplicate = live.filter(ip_range=cidr) if cidr else live.filter(ip_address=address, ip_range="")
+    return [b for b in duplicate if b.is_live]
+
+
+def ip_block_create(
+    *,
+    actor: Any | None,
+    ip_address: str | None = None,
+    ip_range: str | None = None,
+    reason: str = "",
+    block_type: str = BlockType.MANUAL,
+    expires_at: datetime | None = None,
+    caller_ip: str | None = None,
+) -> IPBlock:
+    """Block an address or a network (validated by `ip_block_validate`); audited, live at once."""
+    address, cidr = ip_block_validate(
+        ip_address=ip_address,
+        ip_range=ip_range,
+        block_type=block_type,
+        expires_at=expires_at,
+        caller_ip=caller_ip,
+    )
     with transaction.atomic():
-        live = IPBlock.objects.select_for_update().filter(is_active=True)
-        duplicate = (
-            live.filter(ip_range=cidr) if cidr else live.filter(ip_address=address, ip_range="")
-        )
-        if any(b.is_live for b in duplicate):
+        if _live_duplicates(address, cidr, lock=True):  # again, under lock: racing creates
             raise Conflict("ip_address: This address or range is already blocked")
         block = IPBlock.objects.create(
             ip_address=address,
