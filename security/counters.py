@@ -10,12 +10,17 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from typing import Protocol
 
 from django.conf import settings
 from django.core.cache import cache
+from redis.exceptions import RedisError
+
+logger = logging.getLogger("keel.security")
+REDIS_ERRORS = (RedisError, OSError)
 
 
 class Counters(Protocol):
@@ -66,30 +71,57 @@ class LocalCounters:
 
 
 class RedisCounters:
+    """Fails open: when Redis is unreachable, requests are let through (and a warning logged)
+    rather than turning every request into a 500."""
+
     def _client_and_key(self, key: str) -> tuple[object, str]:
         from django_redis import get_redis_connection
 
         return get_redis_connection("default"), cache.make_key(key)
 
     def incr_with_previous(self, key: str, previous_key: str, ttl: int) -> tuple[int, int]:
-        client, full_key = self._client_and_key(key)
-        pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
-        pipe.incr(full_key)
-        pipe.expire(full_key, ttl, nx=True)
-        pipe.get(cache.make_key(previous_key))
-        current, _, previous = pipe.execute()
+        try:
+            client, full_key = self._client_and_key(key)
+            pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
+            pipe.incr(full_key)
+            pipe.expire(full_key, ttl, nx=True)
+            pipe.get(cache.make_key(previous_key))
+            current, _, previous = pipe.execute()
+        except REDIS_ERRORS:
+            _warn_unavailable()
+            return 0, 0
         return int(current), int(previous or 0)
 
     def incr(self, key: str, ttl: int) -> int:
-        client, full_key = self._client_and_key(key)
-        pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
-        pipe.incr(full_key)
-        pipe.expire(full_key, ttl, nx=True)
-        return int(pipe.execute()[0])
+        try:
+            client, full_key = self._client_and_key(key)
+            pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
+            pipe.incr(full_key)
+            pipe.expire(full_key, ttl, nx=True)
+            return int(pipe.execute()[0])
+        except REDIS_ERRORS:
+            _warn_unavailable()
+            return 0
 
     def decr(self, key: str) -> None:
-        client, full_key = self._client_and_key(key)
-        client.decr(full_key)  # type: ignore[attr-defined]
+        try:
+            client, full_key = self._client_and_key(key)
+            client.decr(full_key)  # type: ignore[attr-defined]
+        except REDIS_ERRORS:
+            _warn_unavailable()
+
+
+_last_warning = 0.0
+
+
+def _warn_unavailable() -> None:
+    """At most one warning every 30 s while Redis is down."""
+    global _last_warning
+    if time.monotonic() - _last_warning > 30:
+        _last_warning = time.monotonic()
+        logger.warning(
+            "rate-limit counters unavailable (Redis); letting requests through", exc_info=True
+        )
 
 
 class CacheCounters:
