@@ -52,19 +52,24 @@ def test_a_sensitive_value_is_never_rendered_and_blank_keeps_it(admin_client, su
 
 def test_staff_add_blocks_in_the_admin_with_the_api_rules(admin_client):
     response = admin_client.post(
-        "/admin/security/ipblock/add/", {"ip_range": "198.51.100.0/24", "reason": "abuse", "block_type": "manual"}
+        "/admin/security/ipblock/add/",
+        {"ip_range": "198.51.100.0/24", "reason": "abuse", "block_type": "manual"},
     )
     assert response.status_code == 302
     assert IPBlock.objects.get().ip_range == "198.51.100.0/24"
     assert AuditLog.objects.filter(action="ip_block").exists()
-    refused = admin_client.post("/admin/security/ipblock/add/", {"ip_range": "banana", "block_type": "manual"})
+    refused = admin_client.post(
+        "/admin/security/ipblock/add/", {"ip_range": "banana", "block_type": "manual"}
+    )
     assert refused.status_code == 200
     assert IPBlock.objects.count() == 1
 
 
 def test_the_lift_action_deactivates_blocks(admin_client):
     entry = ip_block_create(actor=None, ip_address="203.0.113.7")
-    admin_client.post("/admin/security/ipblock/", {"action": "lift_blocks", "_selected_action": [entry.pk]})
+    admin_client.post(
+        "/admin/security/ipblock/", {"action": "lift_blocks", "_selected_action": [entry.pk]}
+    )
     entry.refresh_from_db()
     assert entry.is_active is False
 
