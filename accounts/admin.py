@@ -1,10 +1,13 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from accounts.models import User
+from accounts.models import LoginHistory, RotatedRefreshToken, TokenBlacklist, User, UserSession
+from security.admin import block_ip_addresses
 
 
 class KeelUserCreationForm(UserCreationForm):
@@ -82,3 +85,70 @@ class UserAdmin(DjangoUserAdmin):
         ),
     )
     filter_horizontal = ()
+
+
+@admin.register(UserSession)
+class UserSessionAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "user",
+        "device_info",
+        "ip_address",
+        "auth_method",
+        "last_active_at",
+        "expires_at",
+        "revoked_at",
+    )
+    list_filter = ("auth_method", "device_type", "revoked_at")
+    search_fields = ("user__email", "ip_address", "device_info")
+    list_select_related = ("user",)
+    readonly_fields = ("refresh_token_hash",)
+    raw_id_fields = ("user", "original_user")
+    actions = ["revoke_sessions"]
+
+    @admin.action(description="Revoke the selected sessions")
+    def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[UserSession]) -> None:
+        from accounts.services import session_revoke
+
+        for session in queryset.filter(revoked_at__isnull=True):
+            session_revoke(user=session.user, session_id=session.pk, actor=request.user)
+        self.message_user(request, "Sessions revoked.", messages.SUCCESS)
+
+
+@admin.register(RotatedRefreshToken)
+class RotatedRefreshTokenAdmin(admin.ModelAdmin):
+    list_display = ("session", "rotated_at")
+    raw_id_fields = ("session",)
+    readonly_fields = ("session", "token_hash", "rotated_at")
+
+
+@admin.register(TokenBlacklist)
+class TokenBlacklistAdmin(admin.ModelAdmin):
+    list_display = ("user", "reason", "expires_at", "created_at")
+    list_filter = ("reason",)
+    search_fields = ("user__email",)
+    readonly_fields = ("token_hash", "user", "expires_at", "reason", "created_at")
+
+
+@admin.register(LoginHistory)
+class LoginHistoryAdmin(admin.ModelAdmin):
+    list_display = (
+        "created_at",
+        "user",
+        "success",
+        "failure_reason",
+        "auth_method",
+        "ip_address",
+        "device_info",
+    )
+    list_filter = ("success", "failure_reason", "auth_method", "device_type")
+    search_fields = ("user__email", "ip_address")
+    date_hierarchy = "created_at"
+    list_select_related = ("user",)
+    actions = [block_ip_addresses]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: LoginHistory | None = None) -> bool:
+        return False

@@ -114,6 +114,10 @@ class User(AbstractBaseUser, PermissionsMixin):
         if update_fields is not None and "role" in update_fields:
             kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
         super().save(*args, **kwargs)
+        if self.pk:  # token authentication reads users through a short cache
+            from accounts.selectors import user_cache_clear
+
+            user_cache_clear(self.pk)
 
     @property
     def role_level(self) -> int:
@@ -128,3 +132,137 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.name.split(" ")[0] if self.name else self.email
+
+
+class DeviceType(models.TextChoices):
+    DESKTOP = "desktop", "Desktop"
+    MOBILE = "mobile", "Mobile"
+    TABLET = "tablet", "Tablet"
+    BOT = "bot", "Bot"
+    UNKNOWN = "unknown", "Unknown"
+
+
+class AuthMethod(models.TextChoices):
+    PASSWORD = "password", "Password"
+    TWO_FACTOR = "2fa", "Password + 2FA"
+    OAUTH_GOOGLE = "oauth_google", "Google"
+    OAUTH_GITHUB = "oauth_github", "GitHub"
+
+
+class DeviceFields(models.Model):
+    """Parsed user agent and origin of a request (strings, never null: the React client calls
+    string methods on them)."""
+
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    device_info = models.CharField(max_length=255, blank=True)
+    browser = models.CharField(max_length=100, blank=True)
+    browser_version = models.CharField(max_length=50, blank=True)
+    os = models.CharField(max_length=100, blank=True)
+    os_version = models.CharField(max_length=50, blank=True)
+    device_type = models.CharField(
+        max_length=10, choices=DeviceType.choices, default=DeviceType.UNKNOWN
+    )
+    location = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class UserSession(DeviceFields):
+    """One sign-in (contract §13.2). The refresh token is stored only as a hash; rotated hashes
+    are kept (RotatedRefreshToken) to detect reuse."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")
+    refresh_token_hash = models.CharField(max_length=64, unique=True)
+    auth_method = models.CharField(
+        max_length=20, choices=AuthMethod.choices, default=AuthMethod.PASSWORD
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_active_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    revoked_reason = models.CharField(max_length=50, blank=True)
+    django_session_key = models.CharField(max_length=40, blank=True)
+    original_user = models.ForeignKey(
+        User,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="impersonating admin",
+    )
+
+    class Meta:
+        ordering = ["-last_active_at"]
+        indexes = [models.Index(fields=["user", "revoked_at", "expires_at"])]
+
+    def __str__(self) -> str:
+        return f"session {self.pk} of {self.user_id}"
+
+    @property
+    def is_live(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()
+
+
+class RotatedRefreshToken(models.Model):
+    """A refresh token that was already exchanged: presenting it again is reuse."""
+
+    session = models.ForeignKey(
+        UserSession, on_delete=models.CASCADE, related_name="rotated_tokens"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    rotated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-rotated_at"]
+
+    def __str__(self) -> str:
+        return f"rotated token of session {self.session_id}"
+
+
+class TokenBlacklist(models.Model):
+    """Access tokens revoked before they expire (logout, password reset)."""
+
+    token_hash = models.CharField(max_length=64, unique=True)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    expires_at = models.DateTimeField(db_index=True)
+    reason = models.CharField(max_length=50, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "blacklisted token"
+
+    def __str__(self) -> str:
+        return f"{self.reason} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class FailureReason(models.TextChoices):
+    INVALID_PASSWORD = "invalid_password", "Invalid password"
+    ACCOUNT_LOCKED = "account_locked", "Account locked"
+    ACCOUNT_INACTIVE = "account_inactive", "Account inactive"
+    TWO_FACTOR_FAILED = "2fa_failed", "2FA failed"
+
+
+class LoginHistory(DeviceFields):
+    """Every sign-in attempt on an existing account."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="login_history")
+    success = models.BooleanField()
+    failure_reason = models.CharField(max_length=20, choices=FailureReason.choices, blank=True)
+    auth_method = models.CharField(
+        max_length=20, choices=AuthMethod.choices, default=AuthMethod.PASSWORD
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "login history"
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.success else self.failure_reason
+        return f"{outcome} {self.user_id} {self.created_at:%Y-%m-%d %H:%M}"

@@ -14,6 +14,7 @@ urlpatterns = [
     path("health/ready", ReadyView.as_view(), name="health-ready"),
     path("health/live", LiveView.as_view(), name="health-live"),
     path("csrf-token", CsrfTokenView.as_view(), name="csrf-token"),
+    path("", include("accounts.urls")),
     path("", include("security.urls")),
     # Keep last: anything else under /api is a JSON 404 (no slash redirects, no HTML).
     re_path(r"^.*$", APINotFoundView.as_view(), name="not-found"),

@@ -82,3 +82,13 @@ class SessionScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "apiKey", "in": "cookie", "name": "sessionid"}
+
+
+class JWTScheme(OpenApiAuthenticationExtension):
+    """Access JWT in `Authorization: Bearer` (or the `auth_token` cookie for browsers)."""
+
+    target_class = "accounts.authentication.JWTAuthentication"
+    name = "bearerAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

@@ -64,6 +64,20 @@ ENCRYPTION_KEYS = env.list("ENCRYPTION_KEYS", default=[]) + (
     [env.str("TOTP_ENCRYPTION_KEY")] if env.str("TOTP_ENCRYPTION_KEY", default="") else []
 )
 
+# Access tokens (contract §13.1): HS256 JWTs signed with JWT_SECRET (derived from SECRET_KEY in
+# development; required, >= 32 characters and not a weak value when DEBUG is off).
+JWT_SECRET = env.str("JWT_SECRET", default="")
+if not JWT_SECRET:
+    if not DEBUG:
+        raise ImproperlyConfigured("JWT_SECRET must be set when DEBUG is off.")
+    JWT_SECRET = "keel-development-jwt-" + SECRET_KEY
+elif not DEBUG and _is_weak(JWT_SECRET, 32):
+    raise ImproperlyConfigured("JWT_SECRET is too weak: use at least 32 random characters.")
+ACCESS_TOKEN_EXPIRATION_MINUTES = env.int("ACCESS_TOKEN_EXPIRATION_MINUTES", default=15)
+REFRESH_REUSE_GRACE_SECONDS = env.int("REFRESH_REUSE_GRACE_SECONDS", default=10)
+TOKEN_BLACKLIST_FAIL_MODE = env.str("TOKEN_BLACKLIST_FAIL_MODE", default="closed")
+ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 FRONTEND_URL = env.str("FRONTEND_URL", default=SITE_URL).rstrip("/")
@@ -238,12 +252,8 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
+# The password policy is read from system settings at runtime (contract §13.4).
+AUTH_PASSWORD_VALIDATORS = [{"NAME": "accounts.validators.PasswordPolicyValidator"}]
 LOGIN_URL = "/admin/login/"
 LOGIN_REDIRECT_URL = "/"
 
@@ -380,14 +390,20 @@ RATE_LIMIT_AUTH_PER_MINUTE = env.int("RATE_LIMIT_AUTH_PER_MINUTE", default=20)
 RATE_LIMIT_USER_PER_MINUTE = env.int("RATE_LIMIT_USER_PER_MINUTE", default=120)
 # Who a request is for rate limits and idempotency keys; accounts/organizations add JWT and
 # API-key resolvers in front of the session one.
-PRINCIPAL_RESOLVERS = ["security.principal.session_principal"]
+PRINCIPAL_RESOLVERS = [
+    "accounts.authentication.jwt_principal",
+    "security.principal.session_principal",
+]
 
 CACHE_HEADERS_ENABLED = env.bool("CACHE_HEADERS_ENABLED", default=True)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["config.authentication.SessionAuthentication"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "accounts.authentication.JWTAuthentication",
+        "config.authentication.SessionAuthentication",
+    ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": [
@@ -426,7 +442,7 @@ SPECTACULAR_SETTINGS = {
 WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
 WS_MAX_FRAME_BYTES = 64 * 1024
 # Tried in order; the accounts app puts its JWT authenticator (cookie, Bearer, ?token=) first.
-WS_AUTHENTICATORS = ["config.ws_auth.session_authenticator"]
+WS_AUTHENTICATORS = ["accounts.ws.jwt_authenticator", "config.ws_auth.session_authenticator"]
 
 # --- Observability ----------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -33,6 +33,7 @@ def production_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     return {
         "ENVIRONMENT": "production",
         "SECRET_KEY": secrets.token_urlsafe(64),
+        "JWT_SECRET": secrets.token_urlsafe(48),
         "ALLOWED_HOSTS": "keel.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         **extra,
@@ -136,3 +137,17 @@ def test_production_cookies_are_secure(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["True", "True", "31536000", "False", "json"]
+
+
+def test_production_refuses_to_start_without_a_jwt_secret(tmp_path):
+    env = production_env(tmp_path)
+    del env["JWT_SECRET"]
+    result = run_manage("check", **env)
+    assert result.returncode != 0
+    assert "JWT_SECRET must be set" in result.stderr
+
+
+def test_production_refuses_a_weak_jwt_secret(tmp_path):
+    result = run_manage("check", **production_env(tmp_path, JWT_SECRET="secret" * 8))
+    assert result.returncode != 0
+    assert "JWT_SECRET is too weak" in result.stderr

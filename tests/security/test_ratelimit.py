@@ -100,9 +100,9 @@ def test_the_login_limit_follows_the_setting_without_restart(client, staff, froz
         client.post("/api/v1/auth/login", {}, content_type="application/json").status_code
         for _ in range(11)
     ]
-    assert codes[:10] == [404] * 10 and codes[10] == 429  # no login view yet: 404 until limited
+    assert codes[:10] == [400] * 10 and codes[10] == 429  # empty body: 400 until limited
     system_settings_update(values={"rate_limit_login_per_minute": 12}, actor=staff)
-    assert client.post("/api/v1/auth/login", {}, content_type="application/json").status_code == 404
+    assert client.post("/api/v1/auth/login", {}, content_type="application/json").status_code == 400
     lowered = system_settings_update(values={"rate_limit_login_per_minute": 3}, actor=staff)
     assert lowered
     response = client.post("/api/v1/auth/token", {}, content_type="application/json")

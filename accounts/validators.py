@@ -1,0 +1,46 @@
+"""Password policy from system settings, read at runtime (contract §13.4)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+MAX_LENGTH = 128
+
+
+def password_problems(password: str) -> list[str]:
+    """Every rule the password breaks, in the contract's wording."""
+    from security.system_settings import get_setting
+
+    problems = []
+    minimum = int(get_setting("password_min_length"))
+    if len(password) < minimum:
+        problems.append(f"Password must be at least {minimum} characters long")
+    if len(password) > MAX_LENGTH:
+        problems.append(f"Password must be at most {MAX_LENGTH} characters long")
+    if get_setting("password_require_uppercase") and not re.search(r"[A-Z]", password):
+        problems.append("Password must contain at least one uppercase letter")
+    if get_setting("password_require_lowercase") and not re.search(r"[a-z]", password):
+        problems.append("Password must contain at least one lowercase letter")
+    if get_setting("password_require_number") and not re.search(r"\d", password):
+        problems.append("Password must contain at least one number")
+    if get_setting("password_require_special") and not re.search(r"[^A-Za-z0-9]", password):
+        problems.append("Password must contain at least one special character")
+    return problems
+
+
+class PasswordPolicyValidator:
+    """Django password validator backed by `password_problems` (used by forms and the admin)."""
+
+    def validate(self, password: str, user: Any = None) -> None:
+        problems = password_problems(password)
+        if problems:
+            raise ValidationError([ValidationError(p, code="password_policy") for p in problems])
+
+    def get_help_text(self) -> str:
+        from security.system_settings import get_setting
+
+        minimum = get_setting("password_min_length")
+        return f"At least {minimum} characters, following the site's policy."
