@@ -14,7 +14,7 @@ from typing import Any
 
 from config.context import sanitize_request_id
 from config.errors import RequestTooLarge
-from config.middleware.body_limit import BODY_METHODS, body_limit_for
+from config.middleware.body_limit import body_limit_for
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,9 +28,9 @@ class BodyLimitASGIMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("method") not in BODY_METHODS:
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
+            return  # every method is limited: Django buffers any body before the view runs
         limit = body_limit_for(scope.get("path", ""))
         headers = dict(scope.get("headers") or [])
         raw_length = headers.get(b"content-length")

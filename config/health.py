@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -92,8 +93,8 @@ def check_channel_layer() -> Component:
         if layer is None:
             return UNHEALTHY, "no channel layer configured"
         channel = await layer.new_channel("health.")
-        await layer.send(channel, {"type": "health.ping"})
-        message = await layer.receive(channel)
+        await asyncio.wait_for(layer.send(channel, {"type": "health.ping"}), timeout=2)
+        message = await asyncio.wait_for(layer.receive(channel), timeout=2)
         if message.get("type") != "health.ping":
             return DEGRADED, "unexpected message"
         return HEALTHY, ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email.utils import formataddr
+
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
@@ -30,5 +32,5 @@ def from_address() -> str:
     from security.system_settings import get_setting
 
     if get_setting("smtp_enabled"):
-        return f"{get_setting('smtp_from_name')} <{get_setting('smtp_from_email')}>"
+        return formataddr((get_setting("smtp_from_name"), get_setting("smtp_from_email")))
     return settings.DEFAULT_FROM_EMAIL

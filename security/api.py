@@ -57,8 +57,12 @@ def _typed_values(category: str) -> dict[str, Any]:
     return {k: values[k] for k, d in system_settings.DEFINITIONS.items() if d.category == category}
 
 
-def _pick(data: dict[str, Any], fields: dict[str, str]) -> dict[str, Any]:
+def _pick(data: Any, fields: dict[str, str]) -> dict[str, Any]:
     """Map known (aliased) input fields to setting keys; unknown fields are ignored."""
+    if hasattr(data, "dict"):  # form-encoded: one value per field
+        data = data.dict()
+    if not isinstance(data, dict):
+        raise BadRequest("Expected a JSON object")
     picked: dict[str, Any] = {}
     for name, value in data.items():
         key = fields.get(name)
@@ -134,7 +138,7 @@ class EmailSettingsView(StaffAPIView):
     )
     def put(self, request: Request) -> Response:
         services.system_settings_update(
-            values=_pick(dict(request.data), EMAIL_FIELDS), actor=request.user
+            values=_pick(request.data, EMAIL_FIELDS), actor=request.user
         )
         return envelope("Email settings updated successfully")
 
@@ -191,9 +195,7 @@ def _typed_category_view(category: str, aliases: dict[str, str], label: str) -> 
             responses={200: MessageOutput},
         )
         def put(self, request: Request) -> Response:
-            services.system_settings_update(
-                values=_pick(dict(request.data), fields), actor=request.user
-            )
+            services.system_settings_update(values=_pick(request.data, fields), actor=request.user)
             return envelope(f"{label} settings updated successfully")
 
     TypedSettingsView.__name__ = f"{category.title()}SettingsView"

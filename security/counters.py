@@ -84,7 +84,9 @@ class RedisCounters:
             client, full_key = self._client_and_key(key)
             pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
             pipe.incr(full_key)
-            pipe.expire(full_key, ttl, nx=True)
+            pipe.expire(
+                full_key, ttl
+            )  # per-bucket keys: refreshing the TTL is harmless (no NX: Redis 6)
             pipe.get(cache.make_key(previous_key))
             current, _, previous = pipe.execute()
         except REDIS_ERRORS:
@@ -97,7 +99,9 @@ class RedisCounters:
             client, full_key = self._client_and_key(key)
             pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
             pipe.incr(full_key)
-            pipe.expire(full_key, ttl, nx=True)
+            pipe.expire(
+                full_key, ttl
+            )  # per-bucket keys: refreshing the TTL is harmless (no NX: Redis 6)
             return int(pipe.execute()[0])
         except REDIS_ERRORS:
             _warn_unavailable()

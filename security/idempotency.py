@@ -62,7 +62,7 @@ def claim(*, principal: str, key: str, request: HttpRequest) -> Claim:
                     key=key,
                     request_hash=request_hash,
                     method=request.method or "",
-                    path=request.path[:512],
+                    path=request.path.replace("\x00", "")[:512],  # hashed in full above
                     expires_at=now + TTL,
                 )
             return Claim(record=record)

@@ -82,7 +82,9 @@ class IPRateLimitMiddleware(Middleware):
         if not ratelimit.enabled() or ratelimit.EXEMPT.match(request.path):
             return self.get_response(request)
         decision = ratelimit.hit(
-            ratelimit.IP_TIER, client_ip(request), ratelimit.limit_for(ratelimit.IP_TIER)
+            ratelimit.IP_TIER,
+            ratelimit.ip_identity(client_ip(request)),
+            ratelimit.limit_for(ratelimit.IP_TIER),
         )
         _record(request, decision)
         response = (
@@ -127,31 +129,41 @@ class RouteRateLimitMiddleware(Middleware):
             if tier.pattern is None or not tier.pattern.match(request.path):
                 continue
             principal = request_principal(request) if tier.by_principal else None
-            identity = principal.key if principal else f"ip:{client_ip(request)}"
+            ip = ratelimit.ip_identity(client_ip(request))
+            identity = principal.key if principal else f"ip:{ip}"
             decision = ratelimit.hit(tier, identity, ratelimit.limit_for(tier))
-            _record(request, decision)
             if not decision.allowed:
+                # A refused request counts nowhere: uncount the tiers that let it pass.
+                for earlier in getattr(request, "_ratelimit_decisions", []):
+                    ratelimit.undo(earlier)
+                _record(request, decision)
                 if tier is ratelimit.AUTH_TIER or tier is ratelimit.LOGIN_TIER:
                     _note_auth_abuse(client_ip(request))
                 return _limited(request, decision)
+            _record(request, decision)
         return self.get_response(request)
 
 
 def _note_auth_abuse(ip: str) -> None:
-    """Setting rate_limit_auto_block: block an IP that keeps hitting the auth limits."""
+    """Setting rate_limit_auto_block: block an IP (an IPv6 /64) that keeps hitting the auth
+    limits."""
     from security.counters import counters
     from security.services import ip_block_auto
     from security.system_settings import get_setting
 
     if not get_setting("rate_limit_auto_block"):
         return
-    strikes = counters().incr(f"rl:abuse:{ip}", ttl=600)
+    identity = ratelimit.ip_identity(ip)
+    strikes = counters().incr(f"rl:abuse:{identity}", ttl=600)
     if strikes == get_setting("rate_limit_auto_block_threshold"):
-        ip_block_auto(
-            ip=ip,
-            minutes=get_setting("rate_limit_auto_block_minutes"),
-            reason=f"Automatic: {strikes} rate-limited auth requests within 10 minutes",
-        )
+        try:
+            ip_block_auto(
+                target=identity,
+                minutes=get_setting("rate_limit_auto_block_minutes"),
+                reason=f"Automatic: {strikes} rate-limited auth requests within 10 minutes",
+            )
+        except DomainError:  # e.g. a peer that is not an IP address: nothing to block
+            logger.warning("could not auto-block %s", ip, exc_info=True)
 
 
 class IdempotencyMiddleware(Middleware):
@@ -166,11 +178,11 @@ class IdempotencyMiddleware(Middleware):
             or re.match(_API + r"/webhooks/stripe$", request.path)
         ):
             return self.get_response(request)
+        principal = request_principal(request)
+        if principal is None:
+            return self.get_response(request)  # ignored for anonymous requests
         try:
             key = idempotency.validate_key(raw_key)
-            principal = request_principal(request)
-            if principal is None:
-                return self.get_response(request)  # ignored for anonymous requests
             claim = idempotency.claim(principal=principal.key, key=key, request=request)
         except DomainError as exc:
             return exception_to_response(exc, request)
@@ -200,7 +212,9 @@ def socket_guard(scope: dict) -> tuple[int, str, str] | None:
     if blocklist.find_block(ip) is not None:
         return 403, "IP_BLOCKED", "Access denied"
     if ratelimit.enabled():
-        decision = ratelimit.hit(ratelimit.IP_TIER, ip, ratelimit.limit_for(ratelimit.IP_TIER))
+        decision = ratelimit.hit(
+            ratelimit.IP_TIER, ratelimit.ip_identity(ip), ratelimit.limit_for(ratelimit.IP_TIER)
+        )
         if not decision.allowed:
             return 429, "RATE_LIMITED", "Too many requests. Please try again later."
     return None

@@ -8,6 +8,7 @@ security/counters.py); a refused request is not counted.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 import time
@@ -36,6 +37,25 @@ class Decision:
     reset: int  # Unix seconds
     allowed: bool
     retry_after: int = 0
+    key: str = ""  # the bucket counted (for `undo`)
+
+
+def ip_identity(ip: str) -> str:
+    """Rate-limit identity of an address: IPv6 clients count per /64 (one customer's
+    allocation), so rotating addresses inside it does not escape the limits."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip or "unknown"
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def undo(decision: Decision) -> None:
+    """Uncount an allowed request that a later tier refused (refusals never count)."""
+    if decision.allowed and decision.key:
+        counters().decr(decision.key)
 
 
 EXEMPT = re.compile(
@@ -111,7 +131,7 @@ def hit(tier: Tier, identity: str, limit: int, now: float | None = None) -> Deci
     estimate = previous * (1 - elapsed / WINDOW) + current
     reset = (bucket + 1) * WINDOW
     if estimate <= limit:
-        return Decision(tier.name, limit, max(0, limit - math.ceil(estimate)), reset, True)
+        return Decision(tier.name, limit, max(0, limit - math.ceil(estimate)), reset, True, key=key)
     store.decr(key)  # a refused request does not count
     retry_after = _retry_after(previous, current - 1, limit, elapsed)
     return Decision(tier.name, limit, 0, int(now) + retry_after, False, retry_after)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
+from django.utils import timezone
 from rest_framework import serializers
 
 from security import system_settings
@@ -85,7 +87,9 @@ class IPBlockOutput(serializers.ModelSerializer):
 
 
 class IPBlockInput(serializers.Serializer):
-    ip_address = serializers.CharField(required=False, allow_blank=True, max_length=64)
+    ip_address = serializers.CharField(
+        required=False, allow_blank=True, allow_null=True, max_length=64
+    )
     ip_range = serializers.CharField(
         required=False, allow_blank=True, allow_null=True, max_length=64
     )
@@ -156,12 +160,16 @@ class AuditLogFilters(serializers.Serializer):
         try:
             return date.fromisoformat(value)
         except ValueError:
+            pass
+        try:
             parsed = parse_datetime(value)
-            if parsed is None:
-                raise serializers.ValidationError(
-                    "Enter a date (YYYY-MM-DD) or an ISO-8601 time"
-                ) from None
-            return parsed
+        except ValueError:  # well-formed but impossible, e.g. 2024-02-30T10:00
+            parsed = None
+        if parsed is None:
+            raise serializers.ValidationError("Enter a date (YYYY-MM-DD) or an ISO-8601 time")
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, UTC)
+        return parsed
 
 
 class PaginatedAuditLogs(serializers.Serializer):

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from config import realtime
@@ -166,7 +166,10 @@ def _parse_block_target(ip_address: str | None, ip_range: str | None) -> tuple[s
         )
     if address:
         try:
-            address = str(ipaddress.ip_address(address))
+            parsed = ipaddress.ip_address(address)
+            if isinstance(parsed, ipaddress.IPv6Address) and parsed.ipv4_mapped:
+                parsed = parsed.ipv4_mapped  # clients are matched as IPv4
+            address = str(parsed)
         except ValueError:
             raise ValidationFailed.for_field(
                 "ip_address", "Enter a valid IPv4 or IPv6 address"
@@ -178,6 +181,12 @@ def _parse_block_target(ip_address: str | None, ip_range: str | None) -> tuple[s
             raise ValidationFailed.for_field(
                 "ip_range", "Enter a valid CIDR range, e.g. 203.0.113.0/24"
             ) from None
+        if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(
+            ipaddress.ip_network("::ffff:0:0/96")
+        ):
+            raise ValidationFailed.for_field(
+                "ip_range", "Use the IPv4 form for IPv4-mapped ranges", "ipv4_mapped"
+            )
         if network.prefixlen == 0:
             raise ValidationFailed.for_field(
                 "ip_range", "Refusing to block every address", "too_wide"
@@ -242,6 +251,11 @@ def ip_block_create(
         caller_ip=caller_ip,
     )
     with transaction.atomic():
+        if connection.vendor == "postgresql":  # serialise creates of the same target
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"ipblock:{cidr or address}"]
+                )
         if _live_duplicates(address, cidr, lock=True):  # again, under lock: racing creates
             raise Conflict("ip_address: This address or range is already blocked")
         block = IPBlock.objects.create(
@@ -288,14 +302,17 @@ def ip_block_deactivate(*, block_id: int, actor: Any) -> IPBlock:
     return block
 
 
-def ip_block_auto(*, ip: str, minutes: int, reason: str) -> IPBlock | None:
-    """Temporary automatic block after repeated rate-limit hits (setting rate_limit_auto_block)."""
-    if blocklist.find_block(ip) is not None:
+def ip_block_auto(*, target: str, minutes: int, reason: str) -> IPBlock | None:
+    """Temporary automatic block (an address, or an IPv6 /64) after repeated rate-limit hits
+    (setting rate_limit_auto_block)."""
+    is_range = "/" in target
+    if not is_range and blocklist.find_block(target) is not None:
         return None
     try:
         return ip_block_create(
             actor=None,
-            ip_address=ip,
+            ip_address=None if is_range else target,
+            ip_range=target if is_range else None,
             reason=reason,
             block_type=BlockType.AUTO_RATE_LIMIT,
             expires_at=timezone.now() + timedelta(minutes=minutes),

@@ -29,6 +29,9 @@ from config.errors import ValidationFailed
 
 logger = logging.getLogger("keel.security")
 LOCAL_TTL = 5.0
+# Short on purpose: a reader that loaded old rows just before a write commits may store them
+# after the writer's invalidation; they can then live at most this long.
+SHARED_TTL = 5
 CACHE_KEY = "security:system-settings:v1"
 MASK = "********"
 _EMAIL = EmailValidator()
@@ -254,7 +257,7 @@ def coerce(defn: Definition, raw: Any, field_name: str = "value") -> Any:
     if defn.type == "int":
         if isinstance(raw, bool):
             raise fail("Must be a whole number")
-        if isinstance(raw, str) and re.fullmatch(r"-?\d+", raw.strip()):
+        if isinstance(raw, str) and re.fullmatch(r"-?\d{1,18}", raw.strip()):
             raw = int(raw.strip())
         if not isinstance(raw, int):
             raise fail("Must be a whole number")
@@ -265,6 +268,8 @@ def coerce(defn: Definition, raw: Any, field_name: str = "value") -> Any:
         return raw
     if not isinstance(raw, str):
         raise fail("Must be a string")
+    if "\x00" in raw:
+        raise fail("Must not contain NUL characters")
     value = raw.strip()
     if len(value) > defn.max_length:
         raise fail(f"Must be at most {defn.max_length} characters", "max_length")
@@ -312,6 +317,8 @@ def all_settings() -> dict[str, Any]:
     if values is not None and now - _local_loaded_at < LOCAL_TTL:
         return values
     with _lock:
+        if _local is not None and time.monotonic() - _local_loaded_at < LOCAL_TTL:
+            return _local  # another thread refreshed it while this one waited
         values = cache.get(CACHE_KEY)
         if values is None:
             try:
@@ -322,7 +329,7 @@ def all_settings() -> dict[str, Any]:
                     "system settings unavailable; using last known values", exc_info=True
                 )
                 return _local or {k: d.default for k, d in DEFINITIONS.items()}
-            cache.set(CACHE_KEY, values, timeout=300)
+            cache.set(CACHE_KEY, values, timeout=SHARED_TTL)
         _local, _local_loaded_at = values, now
     return values
 

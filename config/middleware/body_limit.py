@@ -27,17 +27,17 @@ class BodyLimitMiddleware(Middleware):
     """413 REQUEST_TOO_LARGE by Content-Length, or after reading a body sent without one."""
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.method in BODY_METHODS:
-            limit = body_limit_for(request.path)
-            raw_length = request.META.get("CONTENT_LENGTH")
-            try:
-                length = int(raw_length) if raw_length else None
-            except ValueError:
-                return error_response(400, "BAD_REQUEST", "Invalid Content-Length header")
-            if length is not None and length > limit:
-                return self._too_large(limit)
-            if length is None and len(request.body) > limit:  # chunked: measure what arrived
-                return self._too_large(limit)
+        # Every method is checked by Content-Length: a GET with a huge body is buffered too.
+        limit = body_limit_for(request.path)
+        raw_length = request.META.get("CONTENT_LENGTH")
+        try:
+            length = int(raw_length) if raw_length else None
+        except ValueError:
+            return error_response(400, "BAD_REQUEST", "Invalid Content-Length header")
+        if length is not None and length > limit:
+            return self._too_large(limit)
+        if length is None and request.method in BODY_METHODS and len(request.body) > limit:
+            return self._too_large(limit)  # chunked: measure what arrived
         return self.get_response(request)
 
     @staticmethod

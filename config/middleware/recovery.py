@@ -35,7 +35,11 @@ class RecoveryMiddleware(Middleware):
             status = response.status_code
             code = _CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
             message = "An unexpected error occurred" if status >= 500 else response.reason_phrase
-            return error_response(status, code, message)
+            replacement = error_response(status, code, message)
+            for name, value in response.items():  # Allow, Vary, CORS, security headers…
+                if name.lower() not in {"content-type", "content-length"}:
+                    replacement.setdefault(name, value)
+            return replacement
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -50,6 +50,11 @@ class Command(BaseCommand):
             "--ws-ping-interval", "30", "--ws-ping-timeout", "30",
             "--lifespan", "off", "--log-level", "warning",
         ]  # fmt: skip
+        if not settings.REDIS_URL and options["workers"] > 1:
+            self.stderr.write(
+                "Warning: several web processes without REDIS_URL do not share WebSocket events, "
+                "rate limits or caches; set REDIS_URL (docs/configuration.md)."
+            )
         if options["reload"]:
             web_cmd.append("--reload")
         elif options["workers"] > 1:
