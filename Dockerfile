@@ -38,6 +38,7 @@ COPY . .
 # settings to load: a throwaway build-only key, never used at run time.
 RUN ENVIRONMENT=production DEBUG=false \
     SECRET_KEY="collectstatic-build-only-7Qm2xVt9LpR4sWc8ZkN3jHb6YfD1gAeU5oTi0" \
+    JWT_SECRET="collectstatic-build-only-Hq4Rz8Ln2Vx6Tb1Ym9Kc3Wd7" \
     python manage.py collectstatic --no-input --verbosity 0 \
     && mkdir -p /app/var/media "$PROMETHEUS_MULTIPROC_DIR" \
     && chown -R keel:keel /app/var "$PROMETHEUS_MULTIPROC_DIR"
