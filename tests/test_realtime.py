@@ -17,11 +17,15 @@ import pytest
 import pytest_asyncio
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
-from django.db import connections, transaction
+from django.db import transaction
 
 from accounts.models import User
 from config import realtime
 from organizations.models import Membership, MembershipStatus, OrgRole
+from tests.socket_fixtures import (  # noqa: F401  (autouse fixtures)
+    _close_worker_thread_connections,
+    _in_memory_channel_layer,
+)
 from tests.test_websocket import SocketCommunicator, sign_in, socket_headers
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -30,22 +34,6 @@ TIMEOUT = 5
 QUIET = 0.3  # how long "nothing arrives" is watched
 
 Connect = Callable[..., Awaitable[SocketCommunicator]]
-
-
-@pytest.fixture(autouse=True)
-def _in_memory_channel_layer(settings: Any) -> None:
-    """The in-process layer even when REDIS_URL is set: a shared Redis (flushed by other test
-    runs' cache.clear()) would make these tests flaky. channels-redis across processes is
-    covered by tests/integration/test_ws_multiprocess.py."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def _close_worker_thread_connections() -> AsyncIterator[None]:
-    """sync_to_async runs ORM calls on one long-lived thread; with CONN_MAX_AGE its connection
-    would outlive the test and keep the test database from being dropped."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 @pytest_asyncio.fixture

@@ -23,13 +23,16 @@ from asgiref.sync import sync_to_async
 from asgiref.testing import ApplicationCommunicator
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import User
 from config.asgi import application
 from tests.factories import UserFactory
+from tests.socket_fixtures import (  # noqa: F401  (autouse fixtures)
+    _close_worker_thread_connections,
+    _in_memory_channel_layer,
+)
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -99,22 +102,6 @@ def socket_headers(
     if origin is not None:
         headers.append((b"origin", origin.encode()))
     return headers
-
-
-@pytest.fixture(autouse=True)
-def _in_memory_channel_layer(settings: Any) -> None:
-    """The in-process layer even when REDIS_URL is set: a shared Redis (flushed by other test
-    runs' cache.clear()) would make these tests flaky. channels-redis across processes is
-    covered by tests/integration/test_ws_multiprocess.py."""
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
-
-@pytest_asyncio.fixture(autouse=True)
-async def _close_worker_thread_connections() -> AsyncIterator[None]:
-    """sync_to_async runs ORM calls on one long-lived thread; with CONN_MAX_AGE its connection
-    would outlive the test and keep the test database from being dropped."""
-    yield
-    await sync_to_async(connections.close_all)()
 
 
 @pytest_asyncio.fixture

@@ -9,10 +9,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
 from django.conf import settings
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -112,3 +115,34 @@ def stop(server: Server) -> None:
         proc.wait(timeout=10)
     except ProcessLookupError:  # exited meanwhile
         proc.wait(timeout=10)
+
+
+NEEDS_POSTGRES_AND_REDIS = pytest.mark.skipif(
+    not (
+        os.environ.get("REDIS_URL")
+        and os.environ.get("DATABASE_URL", "").startswith(("postgres://", "postgresql://"))
+    ),
+    reason="needs REDIS_URL and a PostgreSQL DATABASE_URL (processes must share both)",
+)
+
+
+@contextmanager
+def running_servers(tmp: Path, **env: str) -> Iterator[list[Server]]:
+    """Two uvicorn processes on the test database and the configured Redis, plus `env`;
+    stopped afterwards whatever happens."""
+    full_env = {
+        **os.environ,
+        "DATABASE_URL": database_url_for_servers(),
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    pair = [Server(name, free_port(), tmp / f"{name}.log") for name in ("server-a", "server-b")]
+    try:
+        for server in pair:
+            start(server, full_env)
+        for server in pair:
+            wait_until_live(server)
+        yield pair
+    finally:
+        for server in pair:
+            stop(server)

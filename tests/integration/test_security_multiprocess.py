@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,24 +14,15 @@ import pytest
 from security.models import SystemSetting
 from security.services import ip_block_create, ip_block_deactivate, system_settings_update
 from tests.integration.servers import (
+    NEEDS_POSTGRES_AND_REDIS,
     NO_PROXY,
     Server,
-    database_url_for_servers,
-    free_port,
-    start,
-    stop,
-    wait_until_live,
+    running_servers,
 )
-
-_DATABASE_URL = os.environ.get("DATABASE_URL", "")
-_REDIS_URL = os.environ.get("REDIS_URL", "")
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(
-        not (_REDIS_URL and _DATABASE_URL.startswith(("postgres://", "postgresql://"))),
-        reason="needs REDIS_URL and a PostgreSQL DATABASE_URL (processes must share both)",
-    ),
+    NEEDS_POSTGRES_AND_REDIS,
     pytest.mark.django_db(transaction=True),
 ]
 IP_LIMIT = 40
@@ -42,25 +32,12 @@ IP_LIMIT = 40
 def servers(
     django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[Server]]:
-    tmp = tmp_path_factory.mktemp("security-multiprocess")
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_servers(),
-        "REDIS_URL": _REDIS_URL,
-        "CHANNEL_LAYER_PREFIX": f"keel-it-{uuid.uuid4().hex[:12]}",
-        "RATE_LIMIT_IP_PER_MINUTE": str(IP_LIMIT),
-        "PYTHONUNBUFFERED": "1",
-    }
-    pair = [Server(name, free_port(), tmp / f"{name}.log") for name in ("server-a", "server-b")]
-    try:
-        for server in pair:
-            start(server, env)
-        for server in pair:
-            wait_until_live(server)
+    with running_servers(
+        tmp_path_factory.mktemp("security-multiprocess"),
+        CHANNEL_LAYER_PREFIX=f"keel-it-{uuid.uuid4().hex[:12]}",
+        RATE_LIMIT_IP_PER_MINUTE=str(IP_LIMIT),
+    ) as pair:
         yield pair
-    finally:
-        for server in pair:
-            stop(server)
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -34,23 +33,14 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from accounts.models import User
 from config import realtime
 from tests.integration.servers import (
+    NEEDS_POSTGRES_AND_REDIS,
     Server,
-    database_url_for_servers,
-    free_port,
-    start,
-    stop,
-    wait_until_live,
+    running_servers,
 )
-
-_DATABASE_URL = os.environ.get("DATABASE_URL", "")
-_REDIS_URL = os.environ.get("REDIS_URL", "")
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(
-        not (_REDIS_URL and _DATABASE_URL.startswith(("postgres://", "postgresql://"))),
-        reason="needs REDIS_URL and a PostgreSQL DATABASE_URL (two processes must share both)",
-    ),
+    NEEDS_POSTGRES_AND_REDIS,
     pytest.mark.asyncio,
     pytest.mark.django_db(transaction=True),
 ]
@@ -65,25 +55,10 @@ LAYER_PREFIX = f"keel-it-{uuid.uuid4().hex[:12]}"
 def servers(
     django_db_setup: None, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[list[Server]]:
-    """Two uvicorn processes on the test database and the same Redis, stopped afterwards."""
-    tmp = tmp_path_factory.mktemp("ws-multiprocess")
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url_for_servers(),
-        "REDIS_URL": _REDIS_URL,
-        "CHANNEL_LAYER_PREFIX": LAYER_PREFIX,
-        "PYTHONUNBUFFERED": "1",
-    }
-    pair = [Server(name, free_port(), tmp / f"{name}.log") for name in ("server-a", "server-b")]
-    try:
-        for server in pair:
-            start(server, env)
-        for server in pair:
-            wait_until_live(server)
+    with running_servers(
+        tmp_path_factory.mktemp("ws-multiprocess"), CHANNEL_LAYER_PREFIX=LAYER_PREFIX
+    ) as pair:
         yield pair
-    finally:
-        for server in pair:
-            stop(server)
 
 
 @pytest.fixture(autouse=True)
