@@ -9,6 +9,7 @@ up in memory and written in batches.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import threading
@@ -59,7 +60,12 @@ _process_version = uuid.uuid4().hex
 
 
 def _uses_local_cache() -> bool:
-    return settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+    return _is_local_backend(settings.CACHES["default"]["BACKEND"])
+
+
+@functools.lru_cache(maxsize=8)
+def _is_local_backend(backend: str) -> bool:
+    return backend.endswith("LocMemCache")
 
 
 def _shared_version() -> str | None:
@@ -103,14 +109,22 @@ def _current() -> _BlockSet:
     return blocks
 
 
-def find_block(ip: str) -> int | None:
-    """The id of a live block covering `ip`, or None."""
+@functools.lru_cache(maxsize=4096)
+def _address(ip: str) -> IPAddress | None:
     try:
         address: IPAddress = ipaddress.ip_address(ip)
     except ValueError:
         return None
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+        return address.ipv4_mapped
+    return address
+
+
+def find_block(ip: str) -> int | None:
+    """The id of a live block covering `ip`, or None."""
+    address = _address(ip)
+    if address is None:
+        return None
     blocks = _current()
     value, bits = int(address), address.max_prefixlen
     for (ip_version, prefixlen), group in blocks.groups.items():

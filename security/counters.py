@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
@@ -151,7 +152,11 @@ _generic = CacheCounters()
 
 
 def counters() -> Counters:
-    backend = settings.CACHES["default"]["BACKEND"]
+    return _for_backend(settings.CACHES["default"]["BACKEND"])
+
+
+@functools.lru_cache(maxsize=8)
+def _for_backend(backend: str) -> Counters:
     if backend.endswith("LocMemCache"):
         return _local
     if backend.startswith("django_redis."):

@@ -8,6 +8,7 @@ security/counters.py); a refused request is not counted.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import math
 import re
@@ -40,6 +41,7 @@ class Decision:
     key: str = ""  # the bucket counted (for `undo`)
 
 
+@functools.lru_cache(maxsize=4096)
 def ip_identity(ip: str) -> str:
     """Rate-limit identity of an address: IPv6 clients count per /64 (one customer's
     allocation), so rotating addresses inside it does not escape the limits."""
