@@ -114,12 +114,18 @@ class UserSessionAdmin(admin.ModelAdmin):
             session_revoke(user=session.user, session_id=session.pk, actor=request.user)
         self.message_user(request, "Sessions revoked.", messages.SUCCESS)
 
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # created by sign-ins and logouts, never by hand
+
 
 @admin.register(RotatedRefreshToken)
 class RotatedRefreshTokenAdmin(admin.ModelAdmin):
     list_display = ("session", "rotated_at")
     raw_id_fields = ("session",)
     readonly_fields = ("session", "token_hash", "rotated_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # created by sign-ins and logouts, never by hand
 
 
 @admin.register(TokenBlacklist)
@@ -128,6 +134,9 @@ class TokenBlacklistAdmin(admin.ModelAdmin):
     list_filter = ("reason",)
     search_fields = ("user__email",)
     readonly_fields = ("token_hash", "user", "expires_at", "reason", "created_at")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # created by sign-ins and logouts, never by hand
 
 
 @admin.register(LoginHistory)
