@@ -28,6 +28,7 @@ from accounts.serializers import (
     UserEnvelopeOutput,
     UserOutput,
 )
+from config.net import request_client_ip
 from config.pagination import paginate_page
 from config.responses import envelope
 from security.serializers import MessageOutput
@@ -38,10 +39,9 @@ REFRESH_COOKIE_PATH = "/api/v1/auth"
 
 
 def request_meta(request: Request | HttpRequest) -> services.RequestMeta:
-    django_request = getattr(request, "_request", request)
     return services.RequestMeta(
-        ip=getattr(django_request, "client_ip", None) or django_request.META.get("REMOTE_ADDR"),
-        user_agent=django_request.META.get("HTTP_USER_AGENT", ""),
+        ip=request_client_ip(request) or None,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
     )
 
 

@@ -50,3 +50,10 @@ def resolve_client_ip(
         if not _trusted(hop_ip, proxies):
             break
     return str(candidate)
+
+
+def request_client_ip(request: object) -> str:
+    """The client IP that ClientIPMiddleware resolved, else the peer address."""
+    request = getattr(request, "_request", request)  # a DRF Request wraps the Django one
+    meta = getattr(request, "META", {})
+    return getattr(request, "client_ip", None) or meta.get("REMOTE_ADDR", "")

@@ -121,9 +121,6 @@ class CsrfTokenView(PublicAPIView):
         )
 
 
-_export_metrics = ExportToDjangoView
-
-
 @require_GET
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition; Bearer METRICS_TOKEN when configured."""
@@ -134,7 +131,7 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
         presented = request.headers.get("Authorization", "")
         if not hmac.compare_digest(presented.encode(), f"Bearer {token}".encode()):
             return error_response(401, "UNAUTHORIZED", "Authentication required")
-    return _export_metrics(request)
+    return ExportToDjangoView(request)
 
 
 class APINotFoundView(PublicAPIView):

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsStaff
 from config.errors import BadRequest, NotFound
 from config.mail import from_address, mail_connection
+from config.net import request_client_ip
 from config.pagination import paginate_page
 from config.responses import envelope
 from security import selectors, services, system_settings
@@ -247,7 +248,7 @@ class IPBlockListView(StaffAPIView):
             reason=v.get("reason", ""),
             block_type=v.get("block_type") or "manual",
             expires_at=expires_at,
-            caller_ip=getattr(request._request, "client_ip", None),
+            caller_ip=request_client_ip(request),
         )
         return Response(IPBlockOutput(block).data, status=201)
 

@@ -15,6 +15,7 @@ from django.utils.html import escape
 
 from config.errors import DomainError, error_response, exception_to_response, is_api_path
 from config.middleware.base import Middleware
+from config.net import request_client_ip
 from security import blocklist, idempotency, ratelimit
 from security.principal import request_principal
 from security.ratelimit import Decision
@@ -36,16 +37,12 @@ BLOCKED_PAGE = (
 )
 
 
-def client_ip(request: HttpRequest) -> str:
-    return getattr(request, "client_ip", None) or request.META.get("REMOTE_ADDR", "")
-
-
 class IPBlocklistMiddleware(Middleware):
     """403 IP_BLOCKED for blocked addresses, before anything else (health and metrics excepted)."""
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not UNGUARDED.match(request.path):
-            block_id = blocklist.find_block(client_ip(request))
+            block_id = blocklist.find_block(request_client_ip(request))
             if block_id is not None:
                 blocklist.record_hit(block_id)
                 logger.info("blocked request", extra={"block_id": block_id, "path": request.path})
@@ -83,7 +80,7 @@ class IPRateLimitMiddleware(Middleware):
             return self.get_response(request)
         decision = ratelimit.hit(
             ratelimit.IP_TIER,
-            ratelimit.ip_identity(client_ip(request)),
+            ratelimit.ip_identity(request_client_ip(request)),
             ratelimit.limit_for(ratelimit.IP_TIER),
         )
         _record(request, decision)
@@ -129,7 +126,7 @@ class RouteRateLimitMiddleware(Middleware):
             if tier.pattern is None or not tier.pattern.match(request.path):
                 continue
             principal = request_principal(request) if tier.by_principal else None
-            ip = ratelimit.ip_identity(client_ip(request))
+            ip = ratelimit.ip_identity(request_client_ip(request))
             identity = principal.key if principal else f"ip:{ip}"
             decision = ratelimit.hit(tier, identity, ratelimit.limit_for(tier))
             if not decision.allowed:
@@ -138,7 +135,7 @@ class RouteRateLimitMiddleware(Middleware):
                     ratelimit.undo(earlier)
                 _record(request, decision)
                 if tier is ratelimit.AUTH_TIER or tier is ratelimit.LOGIN_TIER:
-                    _note_auth_abuse(client_ip(request))
+                    _note_auth_abuse(request_client_ip(request))
                 return _limited(request, decision)
             _record(request, decision)
         return self.get_response(request)
