@@ -6,7 +6,15 @@ from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from accounts.models import LoginHistory, RotatedRefreshToken, TokenBlacklist, User, UserSession
+from accounts.models import (
+    BackupCode,
+    LoginHistory,
+    RotatedRefreshToken,
+    TokenBlacklist,
+    TOTPDevice,
+    User,
+    UserSession,
+)
 from security.admin import block_ip_addresses
 
 
@@ -160,4 +168,50 @@ class LoginHistoryAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: LoginHistory | None = None) -> bool:
+        return False
+
+
+@admin.register(TOTPDevice)
+class TOTPDeviceAdmin(admin.ModelAdmin):
+    """Enrolled authenticators. Secrets are never shown; staff can only reset a user's 2FA."""
+
+    list_display = ("user", "confirmed", "created_at", "verified_at")
+    list_filter = ("confirmed",)
+    search_fields = ("user__email", "user__name")
+    list_select_related = ("user",)
+    fields = ("user", "name", "confirmed", "created_at", "verified_at")
+    readonly_fields = fields
+    actions = ("reset_two_factor",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Reset two-factor authentication (user must enrol again)")
+    def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
+        from accounts.two_factor import two_factor_reset
+
+        users = [d.user for d in queryset.select_related("user")]
+        for user in users:
+            two_factor_reset(user=user, actor=request.user)  # type: ignore[arg-type]
+        self.message_user(request, f"Two-factor authentication reset for {len(users)} user(s).")
+
+
+@admin.register(BackupCode)
+class BackupCodeAdmin(admin.ModelAdmin):
+    """Backup codes exist only as hashes: the list shows who has how many, and which are used."""
+
+    list_display = ("user", "used_at", "created_at")
+    list_filter = (("used_at", admin.EmptyFieldListFilter),)
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+    fields = ("user", "used_at", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -13,18 +13,25 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services
+from accounts import selectors, services, two_factor, verification
 from accounts.authentication import ACCESS_COOKIE, presented_token
 from accounts.serializers import (
     AuthResponseOutput,
+    BackupCodesOutput,
+    CodeInput,
+    EmailInput,
     LoginHistoryOutput,
     LoginHistoryPage,
     LoginInput,
     LogoutInput,
+    OptionalEmailInput,
     RefreshInput,
     RegisterInput,
+    ResetConfirmInput,
     SessionOutput,
     TokenResponseOutput,
+    TwoFactorSetupOutput,
+    TwoFactorStatusOutput,
     UserEnvelopeOutput,
     UserOutput,
 )
@@ -264,3 +271,148 @@ class LoginHistoryView(APIView):
     def get(self, request: Request) -> Response:
         page = paginate_page(request, selectors.login_history_list(user=request.user))
         return Response(page.as_dict("history", LoginHistoryOutput(page.items, many=True).data))
+
+
+# --- Email verification and password reset (contract §2) ----------------------------------------
+
+
+@extend_schema(tags=["auth"])
+class VerifyEmailView(PublicView):
+    @extend_schema(
+        operation_id="auth_verify_email",
+        parameters=[OpenApiParameter("token", str, required=True)],
+        responses={200: MessageOutput},
+    )
+    def get(self, request: Request) -> Response:
+        verification.email_verify(token=request.query_params.get("token", ""))
+        return envelope("Email verified successfully")
+
+
+@extend_schema(tags=["auth"])
+class VerifyEmailResendView(APIView):
+    """Pub+: signed in, resends to the account's own address; else to `email`, silently."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_verify_email_resend",
+        request=OptionalEmailInput,
+        responses={200: MessageOutput},
+    )
+    def post(self, request: Request) -> Response:
+        message = "If the account exists and is not verified, a verification email has been sent"
+        if request.user.is_authenticated:
+            verification.email_verification_send(user=request.user)
+            return envelope(message)
+        data = EmailInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        verification.email_verification_resend(email=data.validated_data["email"])
+        return envelope(message)
+
+
+@extend_schema(tags=["auth"])
+class ResetPasswordView(PublicView):
+    @extend_schema(
+        operation_id="auth_reset_password", request=EmailInput, responses={200: MessageOutput}
+    )
+    def post(self, request: Request) -> Response:
+        data = EmailInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        verification.password_reset_request(
+            email=data.validated_data["email"], ip=request_client_ip(request) or ""
+        )
+        return envelope("If the email exists, a password reset link has been sent")
+
+
+@extend_schema(tags=["auth"])
+class ResetPasswordConfirmView(PublicView):
+    @extend_schema(
+        operation_id="auth_reset_password_confirm",
+        request=ResetConfirmInput,
+        responses={200: MessageOutput},
+    )
+    def post(self, request: Request) -> Response:
+        data = ResetConfirmInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        verification.password_reset_confirm(
+            **data.validated_data, ip=request_client_ip(request) or ""
+        )
+        return envelope("Password has been reset successfully")
+
+
+# --- Two-factor (contract §3.4) ----------------------------------------------------------------
+
+
+@extend_schema(tags=["account: 2fa"])
+class TwoFactorStatusView(APIView):
+    @extend_schema(operation_id="me_2fa_status", responses={200: TwoFactorStatusOutput})
+    def get(self, request: Request) -> Response:
+        status = two_factor.two_factor_status(user=request.user)
+        return Response(TwoFactorStatusOutput(status).data)
+
+
+@extend_schema(tags=["account: 2fa"])
+class TwoFactorSetupView(APIView):
+    @extend_schema(operation_id="me_2fa_setup", request=None, responses={200: TwoFactorSetupOutput})
+    def post(self, request: Request) -> Response:
+        setup = two_factor.two_factor_setup(user=request.user)
+        return Response(
+            {
+                "secret": setup.secret,
+                "qr_code": setup.qr_png_base64,
+                "qr_code_url": setup.otpauth_url,
+                "otpauth_url": setup.otpauth_url,
+            }
+        )
+
+
+@extend_schema(tags=["account: 2fa"])
+class TwoFactorVerifyView(APIView):
+    @extend_schema(
+        operation_id="me_2fa_verify", request=CodeInput, responses={200: BackupCodesOutput}
+    )
+    def post(self, request: Request) -> Response:
+        data = CodeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        codes = two_factor.two_factor_enable(
+            user=request.user,
+            code=data.validated_data["code"],
+            ip=request_client_ip(request) or "",
+        )
+        return Response(
+            {
+                "backup_codes": codes,
+                "message": "Two-factor authentication enabled. Store these backup codes safely; "
+                "they are shown only once.",
+            }
+        )
+
+
+@extend_schema(tags=["account: 2fa"])
+class TwoFactorDisableView(APIView):
+    @extend_schema(operation_id="me_2fa_disable", request=CodeInput, responses={200: MessageOutput})
+    def post(self, request: Request) -> Response:
+        data = CodeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        two_factor.two_factor_disable(
+            user=request.user,
+            code=data.validated_data["code"],
+            ip=request_client_ip(request) or "",
+        )
+        return envelope("Two-factor authentication disabled")
+
+
+@extend_schema(tags=["account: 2fa"])
+class BackupCodesView(APIView):
+    @extend_schema(
+        operation_id="me_2fa_backup_codes", request=CodeInput, responses={200: BackupCodesOutput}
+    )
+    def post(self, request: Request) -> Response:
+        data = CodeInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        codes = two_factor.backup_codes_regenerate(
+            user=request.user, code=data.validated_data["code"]
+        )
+        return Response(
+            {"backup_codes": codes, "message": "New backup codes generated; the old ones are void."}
+        )

@@ -6,6 +6,7 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django_otp.models import Device
 
 
 class Role(models.TextChoices):
@@ -80,6 +81,18 @@ class User(AbstractBaseUser, PermissionsMixin):
     last_login_at = models.DateTimeField(null=True, blank=True)
     last_login_ip = models.GenericIPAddressField(null=True, blank=True)
     last_password_change_at = models.DateTimeField(null=True, blank=True)
+
+    # One-time tokens, stored only as HMAC hashes (contract §13.1). A new one replaces the old.
+    email_verification_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    email_verification_expires_at = models.DateTimeField(null=True, blank=True)
+    email_verification_sent_at = models.DateTimeField(null=True, blank=True)
+    password_reset_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    password_reset_expires_at = models.DateTimeField(null=True, blank=True)
+
+    # Second-factor lockout (contract §13.3): 5 wrong codes -> 15 minutes.
+    otp_failed_attempts = models.PositiveIntegerField(default=0)
+    otp_last_failed_at = models.DateTimeField(null=True, blank=True)
+    otp_locked_until = models.DateTimeField(null=True, blank=True)
 
     deletion_requested_at = models.DateTimeField(null=True, blank=True)
     deletion_scheduled_at = models.DateTimeField(null=True, blank=True)
@@ -266,3 +279,60 @@ class LoginHistory(DeviceFields):
     def __str__(self) -> str:
         outcome = "ok" if self.success else self.failure_reason
         return f"{outcome} {self.user_id} {self.created_at:%Y-%m-%d %H:%M}"
+
+
+class TOTPDevice(Device):
+    """A TOTP authenticator (RFC 6238, SHA-1, 6 digits, 30 s) on django-otp's Device.
+
+    Unlike django-otp's own TOTP plugin, the secret is stored encrypted (security.crypto), and
+    the last accepted time step is kept so a code cannot be replayed. `confirmed` is False
+    between setup and the first correct code; a user has at most one device.
+    """
+
+    user = models.OneToOneField(  # type: ignore[assignment]
+        "accounts.User", on_delete=models.CASCADE, related_name="totp_device"
+    )
+    encrypted_secret = models.TextField()
+    last_t = models.BigIntegerField(default=-1)
+    created_at = models.DateTimeField(default=timezone.now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "TOTP device"
+
+    @property
+    def secret(self) -> bytes:
+        from security.crypto import decrypt
+
+        return bytes.fromhex(decrypt(self.encrypted_secret))
+
+    def verify_token(self, token: object) -> bool:
+        """Accept the code for now ±1 step, never the same step twice."""
+        from django_otp.oath import TOTP
+
+        try:
+            code = int(str(token))
+        except (TypeError, ValueError):
+            return False
+        totp = TOTP(self.secret, step=30, digits=6)
+        totp.time = timezone.now().timestamp()
+        if totp.verify(code, tolerance=1, min_t=self.last_t + 1):
+            self.last_t = totp.t()
+            self.save(update_fields=["last_t"])
+            return True
+        return False
+
+
+class BackupCode(models.Model):
+    """A single-use recovery code (`XXXX-XXXX`), stored only as a hash."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="backup_codes")
+    code_hash = models.CharField(max_length=64, unique=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"backup code of {self.user_id}{' (used)' if self.used_at else ''}"

@@ -36,7 +36,9 @@ class UserOutput(serializers.ModelSerializer):
         ]
 
     def get_two_factor_enabled(self, obj: User) -> bool:
-        return False  # set by the 2FA part of the accounts issue
+        from accounts.two_factor import two_factor_enabled
+
+        return two_factor_enabled(obj)
 
     def get_oauth_provider(self, obj: User) -> str | None:
         return None
@@ -157,3 +159,38 @@ class LoginHistoryPage(serializers.Serializer):
     page = serializers.IntegerField()
     limit = serializers.IntegerField()
     total_pages = serializers.IntegerField()
+
+
+class EmailInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=255)
+
+
+class OptionalEmailInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=255, required=False, allow_blank=True)
+
+
+class ResetConfirmInput(serializers.Serializer):
+    token = serializers.CharField(max_length=200)
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class CodeInput(serializers.Serializer):
+    code = serializers.CharField(max_length=20)
+
+
+class TwoFactorStatusOutput(serializers.Serializer):
+    enabled = serializers.BooleanField()
+    backup_codes_remaining = serializers.IntegerField()
+    verified_at = serializers.DateTimeField(allow_null=True)
+
+
+class TwoFactorSetupOutput(serializers.Serializer):
+    secret = serializers.CharField()
+    qr_code = serializers.CharField(help_text="base64 PNG")
+    qr_code_url = serializers.CharField(help_text="the otpauth:// URI")
+    otpauth_url = serializers.CharField()
+
+
+class BackupCodesOutput(serializers.Serializer):
+    backup_codes = serializers.ListField(child=serializers.CharField())
+    message = serializers.CharField()

@@ -6,9 +6,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import timedelta
+from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
+from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -209,6 +211,14 @@ def _revoke(session: UserSession, *, reason: str) -> None:
     session.revoked_reason = reason
     session.save(update_fields=["revoked_at", "revoked_reason"])
     realtime.close_session_sockets(session.pk)
+    if session.django_session_key:  # a page sign-in: end the browser's Django session too
+        key = session.django_session_key
+        transaction.on_commit(lambda: _session_store(key).delete())
+
+
+def _session_store(key: str) -> SessionBase:
+    engine = import_module(settings.SESSION_ENGINE)
+    return engine.SessionStore(session_key=key)
 
 
 def session_revoke(*, user: User, session_id: int, actor: User | None = None) -> UserSession:
@@ -261,31 +271,55 @@ def sessions_revoke_all(
 # --- Registration and sign-in -----------------------------------------------------------------
 
 
-def user_register(*, name: str, email: str, password: str, meta: RequestMeta) -> SignIn:
-    """Create an account (role user, unverified) and sign it in."""
-    if not get_setting("allow_registration"):
-        raise Forbidden("Registration is currently disabled")
+def user_create(
+    *,
+    email: str,
+    password: str | None,
+    name: str = "",
+    role: str = Role.USER,
+    email_verified: bool = False,
+    actor: User | None = None,
+    action: str = "register",
+) -> User:
+    """Create an account (API and page sign-up, OAuth, staff). Sends the verification email
+    unless the address is already verified or verification is off."""
     email = User.objects.normalize_email(email)
-    validate_password(password)
+    if password is not None:
+        validate_password(password)
     if User.objects.filter(email__iexact=email).exists():
         raise Conflict("An account with this email already exists", field="email")
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email, password, name=name.strip(), role=Role.USER)
-            sign_in = session_create(user=user, meta=meta, method=AuthMethod.PASSWORD)
-            user.last_login_at, user.last_login_ip = timezone.now(), sign_in.session.ip_address
-            user.save(update_fields=["last_login_at", "last_login_ip", "updated_at"])
-            _history(user, meta, success=True, method=AuthMethod.PASSWORD)
-            audit_record(actor=user, action="register", target_type="user", target_id=user.pk)
+            user = User.objects.create_user(
+                email,
+                password,
+                name=name.strip(),
+                role=role,
+                email_verified=email_verified,
+                email_verified_at=timezone.now() if email_verified else None,
+            )
+            audit_record(actor=actor or user, action=action, target_type="user", target_id=user.pk)
+            if not email_verified and settings.EMAIL_VERIFICATION != "none":
+                from accounts import verification
+
+                verification.email_verification_send(user=user)
     except IntegrityError:  # a concurrent registration won the race
         raise Conflict("An account with this email already exists", field="email") from None
-    return sign_in
+    return user
 
 
-def auth_login(
-    *, email: str, password: str, meta: RequestMeta, otp_code: str | None = None
-) -> SignIn:
-    """Contract §2.1: credentials, lockout, activity, second factor, then a new session."""
+def user_register(*, name: str, email: str, password: str, meta: RequestMeta) -> SignIn:
+    """Self-service sign-up through the API: create the account and sign it in."""
+    if not get_setting("allow_registration"):
+        raise Forbidden("Registration is currently disabled")
+    with transaction.atomic():
+        user = user_create(email=email, password=password, name=name)
+        return sign_in_complete(user=user, meta=meta, method=AuthMethod.PASSWORD, alert=False)
+
+
+def credentials_check(*, email: str, password: str, meta: RequestMeta) -> User:
+    """Steps 1-4 of the login algorithm (contract §2.1): the account, its lockout, the password
+    (counting failures) and whether it is active. Writes login history for failures."""
     email = User.objects.normalize_email(email)
     user = User.objects.alive().filter(email__iexact=email).first()
     if user is None:
@@ -312,6 +346,9 @@ def auth_login(
         )
         if locked:
             audit_record(actor=user, action="account_locked", target_type="user", target_id=user.pk)
+            from accounts import tasks
+
+            tasks.send_account_locked_email.enqueue(user_id=user.pk, ip_address=meta.ip or "")
         raise Unauthorized(INVALID_CREDENTIALS)
     if not user.is_active:
         _history(
@@ -322,24 +359,114 @@ def auth_login(
             method=AuthMethod.PASSWORD,
         )
         raise AccountInactive()
-    # Second factor (TOTP) is enforced here once the 2FA part of the accounts issue lands.
-    with transaction.atomic():
-        user.failed_login_attempts, user.last_failed_login, user.locked_until = 0, None, None
-        sign_in = session_create(user=user, meta=meta, method=AuthMethod.PASSWORD)
-        user.last_login_at, user.last_login_ip = now, sign_in.session.ip_address
-        user.save(
-            update_fields=[
-                "failed_login_attempts",
-                "last_failed_login",
-                "locked_until",
-                "last_login_at",
-                "last_login_ip",
-                "updated_at",
-            ]
+    return user
+
+
+def second_factor_check(*, user: User, otp_code: str | None, meta: RequestMeta) -> str:
+    """Step 5 (contract §2.1): the TOTP or backup code of a user with 2FA. Returns the sign-in
+    method to record (`password` without 2FA, `2fa` with it)."""
+    from accounts import two_factor
+
+    if not two_factor.two_factor_enabled(user):
+        return AuthMethod.PASSWORD
+    if not otp_code:
+        raise two_factor.OTPRequired()
+    try:
+        two_factor.otp_verify(user=user, code=otp_code, error=two_factor.OTPInvalid)
+    except AccountLocked:
+        _history(
+            user,
+            meta,
+            success=False,
+            reason=FailureReason.ACCOUNT_LOCKED,
+            method=AuthMethod.TWO_FACTOR,
         )
-        _history(user, meta, success=True, method=AuthMethod.PASSWORD)
-        audit_record(actor=user, action="login", target_type="user", target_id=user.pk)
+        raise
+    except two_factor.OTPInvalid:
+        _history(
+            user,
+            meta,
+            success=False,
+            reason=FailureReason.TWO_FACTOR_FAILED,
+            method=AuthMethod.TWO_FACTOR,
+        )
+        raise
+    return AuthMethod.TWO_FACTOR
+
+
+def sign_in_complete(
+    *,
+    user: User,
+    meta: RequestMeta,
+    method: str,
+    django_session_key: str = "",
+    alert: bool = True,
+) -> SignIn:
+    """Step 6 (contract §2.1), shared by the API, the pages and OAuth: reset the failure
+    counters, open a session, record the sign-in, cancel a pending deletion, and email a
+    new-device alert when this device has not signed in before."""
+    now = timezone.now()
+    with transaction.atomic():
+        device = parse_device(meta.user_agent)
+        known_device = LoginHistory.objects.filter(
+            user=user,
+            success=True,
+            browser=device.browser,
+            os=device.os,
+            device_type=device.device_type,
+        ).exists()
+        first_sign_in = not LoginHistory.objects.filter(user=user, success=True).exists()
+        user.failed_login_attempts, user.last_failed_login, user.locked_until = 0, None, None
+        sign_in = session_create(user=user, meta=meta, method=method)
+        if django_session_key:
+            sign_in.session.django_session_key = django_session_key
+            sign_in.session.save(update_fields=["django_session_key"])
+        user.last_login_at, user.last_login_ip = now, sign_in.session.ip_address
+        user.last_login = now
+        fields = [
+            "failed_login_attempts",
+            "last_failed_login",
+            "locked_until",
+            "last_login_at",
+            "last_login_ip",
+            "last_login",
+            "updated_at",
+        ]
+        cancelled_deletion = user.deletion_requested_at is not None
+        if cancelled_deletion:
+            user.deletion_requested_at = user.deletion_scheduled_at = None
+            user.deletion_reason = ""
+            fields += ["deletion_requested_at", "deletion_scheduled_at", "deletion_reason"]
+        user.save(update_fields=fields)
+        history = LoginHistory.objects.create(
+            user=user, success=True, auth_method=method, **_device_fields(meta)
+        )
+        metrics.AUTHENTICATIONS.labels(method=method, result="success").inc()
+        audit_record(
+            actor=user,
+            action="login",
+            target_type="user",
+            target_id=user.pk,
+            metadata={"method": method, "session_id": sign_in.session.pk},
+        )
+        if cancelled_deletion:
+            audit_record(
+                actor=user, action="deletion_cancelled", target_type="user", target_id=user.pk
+            )
+        if alert and not known_device and not first_sign_in:
+            from accounts import tasks
+
+            tasks.send_login_alert_email.enqueue(user_id=user.pk, history_id=history.pk)
     return sign_in
+
+
+def auth_login(
+    *, email: str, password: str, meta: RequestMeta, otp_code: str | None = None
+) -> SignIn:
+    """Contract §2.1: credentials, lockout, activity, second factor, then a new session."""
+    user = credentials_check(email=email, password=password, meta=meta)
+    method = second_factor_check(user=user, otp_code=otp_code, meta=meta)
+    return sign_in_complete(user=user, meta=meta, method=method)
 
 
 def _equalise_timing(password: str) -> None:
@@ -383,6 +510,22 @@ def _count_failure(user: User) -> bool:
             ]
         )
     return locked
+
+
+def page_session_end(*, user: User | None, session_id: int | None) -> None:
+    """A browser signs out of the pages: revoke the session row bound to it."""
+    if user is None or session_id is None:
+        return
+    with transaction.atomic():
+        session = (
+            UserSession.objects.select_for_update()
+            .filter(pk=session_id, user=user, revoked_at__isnull=True)
+            .first()
+        )
+        if session is not None:
+            session.django_session_key = ""  # Django's logout flushes the session itself
+            _revoke(session, reason="logout")
+        audit_record(actor=user, action="logout", target_type="user", target_id=user.pk)
 
 
 def auth_logout(*, access_token: str | None, refresh_token: str | None) -> None:

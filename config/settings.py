@@ -76,7 +76,15 @@ elif not DEBUG and _is_weak(JWT_SECRET, 32):
 ACCESS_TOKEN_EXPIRATION_MINUTES = env.int("ACCESS_TOKEN_EXPIRATION_MINUTES", default=15)
 REFRESH_REUSE_GRACE_SECONDS = env.int("REFRESH_REUSE_GRACE_SECONDS", default=10)
 TOKEN_BLACKLIST_FAIL_MODE = env.str("TOKEN_BLACKLIST_FAIL_MODE", default="closed")
-ACCOUNT_EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional")
+# Keel's own email-verification mode (contract §13.1): optional | mandatory | none. Stored under
+# another name because allauth owns the ACCOUNT_EMAIL_VERIFICATION setting (set to "none" below:
+# Keel sends and checks its own hashed tokens).
+EMAIL_VERIFICATION = env.str("ACCOUNT_EMAIL_VERIFICATION", default="optional").lower()
+if EMAIL_VERIFICATION not in {"optional", "mandatory", "none"}:
+    raise ImproperlyConfigured("ACCOUNT_EMAIL_VERIFICATION must be optional, mandatory or none")
+EMAIL_VERIFICATION_TOKEN_HOURS = 24
+PASSWORD_RESET_TOKEN_HOURS = 1
+TOTP_ISSUER = env.str("TOTP_ISSUER", default="")  # empty: the `site_name` system setting
 
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"])
 SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
@@ -100,6 +108,12 @@ INSTALLED_APPS = [
     "channels",
     "django_q",
     "django_prometheus",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.google",
+    "allauth.socialaccount.providers.github",
+    "django_otp",
     # Keel
     "config.apps.PlatformConfig",
     "security.apps.SecurityConfig",
@@ -126,6 +140,7 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "security.middleware.MaintenanceMiddleware",
     "config.middleware.csrf.KeelCsrfMiddleware",
     "security.middleware.RouteRateLimitMiddleware",
@@ -254,8 +269,50 @@ PASSWORD_HASHERS = [
 ]
 # The password policy is read from system settings at runtime (contract §13.4).
 AUTH_PASSWORD_VALIDATORS = [{"NAME": "accounts.validators.PasswordPolicyValidator"}]
-LOGIN_URL = "/admin/login/"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
+
+# Browser sign-in pages are django-allauth's, wired to Keel's services by accounts/adapters.py:
+# Keel's login rules (lockout, history, 2FA stage, session rows), Keel's hashed email tokens and
+# email jobs. Keel's own route tiers rate-limit the pages, so allauth's limits are off.
+ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.signup_forms.SignupExtraForm"
+ACCOUNT_FORMS = {
+    "login": "accounts.forms.LoginForm",
+    "reset_password": "accounts.forms.ResetPasswordForm",
+}
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_RATE_LIMITS = False
+ACCOUNT_LOGOUT_ON_GET = False
+ACCOUNT_SESSION_REMEMBER = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "https" if IS_PRODUCTION else "http"
+SOCIALACCOUNT_STORE_TOKENS = False  # Keel needs only the identity; nothing to encrypt at rest
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False  # linking by email is Keel's rule (adapters.py)
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_LOGIN_ON_GET = False
+SOCIALACCOUNT_QUERY_EMAIL = True
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, object]] = {
+    "google": {"SCOPE": ["openid", "email", "profile"], "OAUTH_PKCE_ENABLED": True},
+    "github": {"SCOPE": ["read:user", "user:email"]},
+}
+# OAuth apps come from the environment (or SocialApp rows in the Django admin).
+for _provider in ("google", "github"):
+    _id = env.str(f"{_provider.upper()}_CLIENT_ID", default="")
+    if _id:
+        SOCIALACCOUNT_PROVIDERS[_provider]["APPS"] = [
+            {"client_id": _id, "secret": env.str(f"{_provider.upper()}_CLIENT_SECRET", default="")}
+        ]
 
 # --- Internationalisation ---------------------------------------------------------------------
 LANGUAGE_CODE = "en-us"

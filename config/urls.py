@@ -22,6 +22,7 @@ urlpatterns = [
     path("api/", include(("config.api_urls", "api"), namespace="api-alias")),
     path("api", views.APINotFoundView.as_view()),
     path("admin/", admin.site.urls),
+    path("", include("accounts.page_urls")),
     path("", views.home, name="home"),
 ]
 

@@ -122,8 +122,10 @@ class RouteRateLimitMiddleware(Middleware):
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not ratelimit.enabled() or ratelimit.EXEMPT.match(request.path):
             return self.get_response(request)
+        # Sign-in pages count only their form posts: showing a form is not an attempt.
+        page_view = request.method in ("GET", "HEAD") and not request.path.startswith("/api")
         for tier in ratelimit.ROUTE_TIERS:
-            if tier.pattern is None or not tier.pattern.match(request.path):
+            if tier.pattern is None or page_view or not tier.pattern.match(request.path):
                 continue
             principal = request_principal(request) if tier.by_principal else None
             ip = ratelimit.ip_identity(request_client_ip(request))

@@ -70,7 +70,7 @@ AUTH_TIER = Tier(
     re.compile(
         _API
         + r"/auth/(?:register$|login$|token$|reset-password|verify-email|oauth/|(?:google|github)$)"
-        r"|^/accounts/(?:login|signup|password/reset)/"
+        r"|^/accounts/(?:login|signup|password/reset|2fa)/|^/(?:reset-password|verify-email)$"
     ),
     by_principal=False,
 )

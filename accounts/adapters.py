@@ -1,0 +1,118 @@
+"""django-allauth adapters: allauth draws the browser pages and runs the OAuth dance; Keel's
+services decide. Password checks go through `services.credentials_check` (lockout, history),
+enrolled users meet Keel's 2FA stage, sign-up goes through `services.user_create`, and every
+completed sign-in opens a Keel session row bound to the Django session
+(`services.sign_in_complete`). Emails are Keel's jobs with Keel's hashed tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.flows.login import get_authentication_records
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from django import forms
+from django.http import HttpRequest, HttpResponse
+
+from accounts import services
+from accounts.models import AuthMethod, User
+from config.errors import DomainError, Unauthorized
+from config.net import request_client_ip
+from security.system_settings import get_setting
+
+
+def page_meta(request: HttpRequest) -> services.RequestMeta:
+    return services.RequestMeta(
+        ip=request_client_ip(request) or None,
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
+
+
+def sign_in_method(request: HttpRequest, user: User) -> str:
+    """What the allauth login recorded: OAuth provider, password + TOTP, or password."""
+    records = get_authentication_records(request, user)
+    methods = {r.get("method") for r in records}
+    social = [r for r in records if r.get("method") == "socialaccount"]
+    if social:
+        return {"google": AuthMethod.OAUTH_GOOGLE, "github": AuthMethod.OAUTH_GITHUB}.get(
+            social[-1].get("provider", ""), AuthMethod.PASSWORD
+        )
+    if "mfa" in methods:
+        return AuthMethod.TWO_FACTOR
+    return AuthMethod.PASSWORD
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        return bool(get_setting("allow_registration"))
+
+    def authenticate(self, request: HttpRequest, **credentials: Any) -> User | None:
+        """Keel's login steps 1-4; lockout and inactivity become form errors."""
+        try:
+            return services.credentials_check(
+                email=credentials.get("email", ""),
+                password=credentials.get("password", ""),
+                meta=page_meta(request),
+            )
+        except Unauthorized as exc:
+            if exc.code == "UNAUTHORIZED":
+                return None  # allauth's "email address and/or password are not correct"
+            raise forms.ValidationError(exc.message) from None
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+    def save_user(
+        self, request: HttpRequest, user: User, form: forms.Form, commit: bool = True
+    ) -> User:
+        """Sign-up page: the same service as `POST /auth/register`."""
+        data = form.cleaned_data
+        try:
+            return services.user_create(
+                email=data["email"],
+                password=data.get("password1"),
+                name=data.get("name", ""),
+            )
+        except DomainError as exc:
+            raise forms.ValidationError(exc.message) from None
+
+    def get_login_stages(self) -> list[str]:
+        return [*super().get_login_stages(), "accounts.stages.TwoFactorStage"]
+
+    def post_login(self, request: HttpRequest, user: User, **kwargs: Any) -> HttpResponse:
+        """Every page sign-in (password, 2FA, OAuth) opens a Keel session bound to the Django
+        session, writes history and audit, like the API."""
+        if not request.session.session_key:
+            request.session.save()
+        sign_in = services.sign_in_complete(
+            user=user,
+            meta=page_meta(request),
+            method=sign_in_method(request, user),
+            django_session_key=request.session.session_key or "",
+        )
+        request.session["keel_session_id"] = sign_in.session.pk
+        return super().post_login(request, user, **kwargs)
+
+    def logout(self, request: HttpRequest) -> None:
+        services.page_session_end(
+            user=request.user if request.user.is_authenticated else None,
+            session_id=request.session.get("keel_session_id"),
+        )
+        super().logout(request)
+
+    def send_confirmation_mail(
+        self, request: HttpRequest, emailconfirmation: Any, signup: bool
+    ) -> None:
+        """allauth's own confirmation emails are replaced by Keel's (accounts.verification)."""
+        from accounts import verification
+
+        user = emailconfirmation.email_address.user
+        if not user.email_verified:
+            verification.email_verification_send(user=user)
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    """OAuth sign-in rules (contract §2.3) live in accounts.oauth."""
+
+    def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
+        return True

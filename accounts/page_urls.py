@@ -1,0 +1,41 @@
+"""Page routes of the accounts app (outside /api)."""
+
+from __future__ import annotations
+
+from django.urls import include, path
+
+from accounts import views
+
+urlpatterns = [
+    path("accounts/2fa/", views.two_factor_challenge, name="account_two_factor"),
+    path("accounts/", include("allauth.urls")),
+    path("verify-email", views.verify_email_page, name="verify_email_page"),
+    path("reset-password", views.reset_password_page, name="reset_password_page"),
+    path("settings/security/", views.security_settings, name="settings_security"),
+    path("settings/login-history/", views.login_history_page, name="settings_login_history"),
+    path("settings/security/2fa/setup", views.two_factor_setup_page, name="settings_2fa_setup"),
+    path("settings/security/2fa/enable", views.two_factor_enable_page, name="settings_2fa_enable"),
+    path(
+        "settings/security/2fa/disable", views.two_factor_disable_page, name="settings_2fa_disable"
+    ),
+    path(
+        "settings/security/2fa/backup-codes",
+        views.backup_codes_page,
+        name="settings_2fa_backup_codes",
+    ),
+    path(
+        "settings/security/sessions/<int:session_id>/revoke",
+        views.session_revoke_page,
+        name="settings_session_revoke",
+    ),
+    path(
+        "settings/security/sessions/revoke-others",
+        views.sessions_revoke_others_page,
+        name="settings_sessions_revoke_others",
+    ),
+    path(
+        "settings/security/verification/resend",
+        views.verification_resend_page,
+        name="settings_verification_resend",
+    ),
+]
