@@ -11,11 +11,16 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.flows.login import get_authentication_records
+from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialLogin
 from django import forms
-from django.http import HttpRequest, HttpResponse
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import redirect
 
-from accounts import services
+from accounts import oauth, services
+from accounts.cookies import set_auth_cookies
 from accounts.models import AuthMethod, User
 from config.errors import DomainError, Unauthorized
 from config.net import request_client_ip
@@ -91,7 +96,15 @@ class AccountAdapter(DefaultAccountAdapter):
             django_session_key=request.session.session_key or "",
         )
         request.session["keel_session_id"] = sign_in.session.pk
-        return super().post_login(request, user, **kwargs)
+        response = super().post_login(request, user, **kwargs)
+        sociallogin = (kwargs.get("signal_kwargs") or {}).get("sociallogin")
+        if sociallogin is not None and oauth.is_api_flavour(sociallogin, request):
+            # The React client's OAuth: back to the front end, signed in with the JWT cookies.
+            response = HttpResponseRedirect(
+                oauth.success_redirect(new_user=bool(kwargs.get("signup")))
+            )
+            set_auth_cookies(response, sign_in)
+        return response
 
     def logout(self, request: HttpRequest) -> None:
         services.page_session_end(
@@ -112,7 +125,65 @@ class AccountAdapter(DefaultAccountAdapter):
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
-    """OAuth sign-in rules (contract §2.3) live in accounts.oauth."""
+    """OAuth sign-in rules (contract §2.3) live in accounts.oauth; this maps their outcomes to
+    responses for the two flavours (pages, API)."""
 
     def is_open_for_signup(self, request: HttpRequest, sociallogin: Any) -> bool:
         return True
+
+    def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
+        api = oauth.is_api_flavour(sociallogin, request)
+        provider = sociallogin.account.provider
+        try:
+            linked_to = oauth.oauth_resolve(request=request, sociallogin=sociallogin)
+        except oauth.OAuthRefused as exc:
+            if api:
+                raise ImmediateHttpResponse(
+                    oauth.error_redirect(exc.message, link=exc.link)
+                ) from None
+            messages.error(request, exc.message)
+            target = "socialaccount_connections" if exc.link else "account_login"
+            raise ImmediateHttpResponse(redirect(target)) from None
+        if linked_to is not None:  # link mode ends here, without a new sign-in
+            if api:
+                url = oauth.frontend_url("/settings/connected-accounts", linked=provider)
+                raise ImmediateHttpResponse(HttpResponseRedirect(url))
+            messages.success(request, f"{provider.title()} is now connected to your account.")
+            raise ImmediateHttpResponse(redirect("socialaccount_connections"))
+
+    def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form: Any = None) -> User:
+        try:
+            return oauth.oauth_user_create(request=request, sociallogin=sociallogin)
+        except DomainError as exc:
+            raise ImmediateHttpResponse(self._refusal(request, sociallogin, exc.message)) from None
+
+    def on_authentication_error(
+        self,
+        request: HttpRequest,
+        provider: Any,
+        error: Any = None,
+        exception: Any = None,
+        extra_context: Any = None,
+    ) -> None:
+        """Cancelled, denied, replayed or expired state, provider errors."""
+        state = (extra_context or {}).get("state") or {}
+        data = state.get("data") if isinstance(state, dict) else None
+        api = request.path.startswith("/api/") or (
+            isinstance(data, dict) and data.get(oauth.API_FLAVOUR)
+        )
+        if api:
+            message = (
+                "Sign-in was cancelled"
+                if str(error) == "cancelled"
+                else ("Sign-in with the provider failed; please try again")
+            )
+            link = isinstance(data, dict) and oauth.LINK_USER in data
+            raise ImmediateHttpResponse(oauth.error_redirect(message, link=bool(link)))
+
+    def _refusal(
+        self, request: HttpRequest, sociallogin: SocialLogin, message: str
+    ) -> HttpResponse:
+        if oauth.is_api_flavour(sociallogin, request):
+            return oauth.error_redirect(message, link=False)
+        messages.error(request, message)
+        return redirect("account_login")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from django.middleware.csrf import rotate_token
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -13,8 +13,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import selectors, services, two_factor, verification
-from accounts.authentication import ACCESS_COOKIE, presented_token
+from accounts import oauth, selectors, services, two_factor, verification
+from accounts.authentication import presented_token
+from accounts.cookies import REFRESH_COOKIE, clear_auth_cookies, set_auth_cookies
 from accounts.serializers import (
     AuthResponseOutput,
     BackupCodesOutput,
@@ -24,6 +25,8 @@ from accounts.serializers import (
     LoginHistoryPage,
     LoginInput,
     LogoutInput,
+    OAuthProvidersOutput,
+    OAuthStartOutput,
     OptionalEmailInput,
     RefreshInput,
     RegisterInput,
@@ -35,58 +38,17 @@ from accounts.serializers import (
     UserEnvelopeOutput,
     UserOutput,
 )
+from config.errors import DomainError, NotFound, Unauthorized
 from config.net import request_client_ip
 from config.pagination import paginate_page
 from config.responses import envelope
 from security.serializers import MessageOutput
-from security.system_settings import get_setting
-
-REFRESH_COOKIE = "refresh_token"
-REFRESH_COOKIE_PATH = "/api/v1/auth"
 
 
 def request_meta(request: Request | HttpRequest) -> services.RequestMeta:
     return services.RequestMeta(
         ip=request_client_ip(request) or None,
         user_agent=request.META.get("HTTP_USER_AGENT", ""),
-    )
-
-
-def _cookie_flags() -> dict[str, Any]:
-    return {
-        "secure": settings.COOKIE_SECURE,
-        "httponly": True,
-        "samesite": settings.COOKIE_SAMESITE,
-        "domain": settings.COOKIE_DOMAIN,
-    }
-
-
-def set_auth_cookies(response: Response, sign_in: services.SignIn) -> None:
-    response.set_cookie(
-        ACCESS_COOKIE,
-        sign_in.access.token,
-        max_age=sign_in.access.expires_in,
-        path="/",
-        **_cookie_flags(),
-    )
-    response.set_cookie(
-        REFRESH_COOKIE,
-        sign_in.refresh_token,
-        max_age=int(get_setting("session_timeout_minutes")) * 60,
-        path=REFRESH_COOKIE_PATH,
-        **_cookie_flags(),
-    )
-
-
-def clear_auth_cookies(response: Response) -> None:
-    response.delete_cookie(
-        ACCESS_COOKIE, path="/", domain=settings.COOKIE_DOMAIN, samesite=settings.COOKIE_SAMESITE
-    )
-    response.delete_cookie(
-        REFRESH_COOKIE,
-        path=REFRESH_COOKIE_PATH,
-        domain=settings.COOKIE_DOMAIN,
-        samesite=settings.COOKIE_SAMESITE,
     )
 
 
@@ -416,3 +378,104 @@ class BackupCodesView(APIView):
         return Response(
             {"backup_codes": codes, "message": "New backup codes generated; the old ones are void."}
         )
+
+
+# --- OAuth (contract §2, §2.3) ---------------------------------------------------------------
+
+
+@extend_schema(tags=["auth: oauth"])
+class OAuthProvidersView(APIView):
+    @extend_schema(operation_id="auth_oauth_providers", responses={200: OAuthProvidersOutput})
+    def get(self, request: Request) -> Response:
+        accounts = oauth.oauth_accounts(user=request.user)
+        return Response(
+            {
+                "providers": [
+                    {
+                        "provider": a.provider,
+                        "email": oauth.account_email(a),
+                        "linked_at": a.date_joined,
+                    }
+                    for a in accounts
+                ]
+            }
+        )
+
+
+@extend_schema(tags=["auth: oauth"])
+class OAuthStartView(APIView):
+    """Pub+: the provider URL the browser should open (`?link=true`: connect to the caller)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_oauth_start",
+        parameters=[OpenApiParameter("link", bool)],
+        responses={200: OAuthStartOutput},
+    )
+    def get(self, request: Request, provider: str) -> Response:
+        link = request.query_params.get("link", "").lower() in ("1", "true", "yes")
+        if link and not request.user.is_authenticated:
+            raise Unauthorized()
+        start = oauth.oauth_start(
+            request=request._request,
+            provider_id=provider,
+            link_user=request.user if link else None,
+        )
+        return Response({"url": start.url, "state": start.state})
+
+    @extend_schema(operation_id="auth_oauth_unlink", responses={200: MessageOutput})
+    def delete(self, request: Request, provider: str) -> Response:
+        if not request.user.is_authenticated:
+            raise Unauthorized()
+        if provider not in oauth.PROVIDERS:
+            raise NotFound("Unknown OAuth provider")
+        oauth.oauth_account_unlink(user=request.user, provider=provider)
+        return envelope(f"{provider.title()} account disconnected")
+
+
+@extend_schema(tags=["auth: oauth"])
+class OAuthNavigateView(APIView):
+    """`GET /auth/{provider}?link=true`: a top-level navigation straight into the provider.
+    Anonymous link requests go to the front end's login page."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        operation_id="auth_oauth_navigate",
+        parameters=[OpenApiParameter("link", bool)],
+        responses={302: None},
+    )
+    def get(self, request: Request, provider: str) -> HttpResponseBase:
+        link = request.query_params.get("link", "").lower() in ("1", "true", "yes")
+        if link and not request.user.is_authenticated:
+            return HttpResponseRedirect(f"{settings.FRONTEND_URL}/login")
+        try:
+            start = oauth.oauth_start(
+                request=request._request,
+                provider_id=provider,
+                link_user=request.user if link else None,
+            )
+        except DomainError as exc:
+            return oauth.error_redirect(exc.message, link=link)
+        return start.response
+
+
+@extend_schema(tags=["auth: oauth"])
+class OAuthCallbackView(PublicView):
+    """`/auth/oauth/{provider}/callback`: allauth's callback for that provider; ends in a 302 to
+    `{FRONTEND_URL}/auth/callback?success=true[&new_user=true]` or `?error=`."""
+
+    @extend_schema(
+        operation_id="auth_oauth_callback",
+        parameters=[OpenApiParameter("code", str), OpenApiParameter("state", str)],
+        responses={302: None},
+    )
+    def get(self, request: Request, provider: str) -> HttpResponseBase:
+        from allauth.socialaccount.providers.github.views import oauth2_callback as github
+        from allauth.socialaccount.providers.google.views import oauth2_callback as google
+
+        view = {"google": google, "github": github}.get(provider)
+        if view is None:
+            raise NotFound("Unknown OAuth provider")
+        return view(request._request)

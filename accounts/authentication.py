@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -49,6 +51,29 @@ def user_for_claims(claims: dict[str, Any]) -> User:
     return user
 
 
+class EmailNotVerified(exceptions.PermissionDenied):
+    """Raised during authentication, so a DRF exception (DRF then treats the request as
+    anonymous for anything that looks again)."""
+
+    keel_code = "EMAIL_NOT_VERIFIED"
+    default_detail = "Please verify your email address to continue"
+
+
+_VERIFICATION_EXEMPT = re.compile(r"^/api(?:/v1)?/(?:auth/|csrf-token$|health)")
+_ME = re.compile(r"^/api(?:/v1)?/users/me$")
+
+
+def require_verified_email(request: Request, user: User) -> None:
+    """ACCOUNT_EMAIL_VERIFICATION=mandatory (contract §13.1): unverified users get 403
+    EMAIL_NOT_VERIFIED except on /auth/*, GET /users/me, /csrf-token and health."""
+    if settings.EMAIL_VERIFICATION != "mandatory" or user.email_verified:
+        return
+    path = request._request.path
+    if _VERIFICATION_EXEMPT.match(path) or (_ME.match(path) and request.method == "GET"):
+        return
+    raise EmailNotVerified()
+
+
 class JWTAuthentication(authentication.BaseAuthentication):
     def authenticate(self, request: Request) -> tuple[User, dict[str, Any]] | None:
         token = presented_token(request._request)
@@ -59,6 +84,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
         except DomainError as exc:
             raise TokenFailed(exc.code, exc.message) from None
         user = user_for_claims(claims)
+        require_verified_email(request, user)
         request._request.keel_token_claims = claims  # type: ignore[attr-defined]
         user_id_var.set(user.pk)
         if claims.get("original_user_id"):

@@ -41,7 +41,11 @@ class UserOutput(serializers.ModelSerializer):
         return two_factor_enabled(obj)
 
     def get_oauth_provider(self, obj: User) -> str | None:
-        return None
+        """The first connected sign-in provider (google, github), if any."""
+        from allauth.socialaccount.models import SocialAccount
+
+        account = SocialAccount.objects.filter(user=obj).order_by("date_joined").first()
+        return account.provider if account else None
 
     def get_avatar_url(self, obj: User) -> str | None:
         return None
@@ -194,3 +198,18 @@ class TwoFactorSetupOutput(serializers.Serializer):
 class BackupCodesOutput(serializers.Serializer):
     backup_codes = serializers.ListField(child=serializers.CharField())
     message = serializers.CharField()
+
+
+class OAuthProviderOutput(serializers.Serializer):
+    provider = serializers.CharField()
+    email = serializers.CharField()
+    linked_at = serializers.DateTimeField()
+
+
+class OAuthProvidersOutput(serializers.Serializer):
+    providers = OAuthProviderOutput(many=True)
+
+
+class OAuthStartOutput(serializers.Serializer):
+    url = serializers.CharField()
+    state = serializers.CharField()

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.contrib.admin.apps import AdminConfig
 from django.db.models.signals import post_migrate
 
 
@@ -17,6 +18,10 @@ class PlatformConfig(AppConfig):
 
         jobs.connect_signals()
         post_migrate.connect(_sync_schedules, sender=self, dispatch_uid="keel-sync-schedules")
+
+
+class KeelAdminConfig(AdminConfig):
+    default_site = "config.admin_site.KeelAdminSite"
 
 
 def _sync_schedules(sender: AppConfig, using: str = "default", **kwargs: object) -> None:

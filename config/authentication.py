@@ -30,4 +30,7 @@ class SessionAuthentication(authentication.SessionAuthentication):
         user, _ = result
         if getattr(user, "deleted_at", None) is not None:
             return None
+        from accounts.authentication import require_verified_email
+
+        require_verified_email(request, user)
         return result

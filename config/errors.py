@@ -237,7 +237,7 @@ def _drf_to_envelope(
         code = getattr(exc, "keel_code", "UNAUTHORIZED")
         return 401, code, str(exc.detail), None
     if isinstance(exc, drf_exceptions.PermissionDenied):
-        return 403, "FORBIDDEN", str(exc.detail), None
+        return 403, getattr(exc, "keel_code", "FORBIDDEN"), str(exc.detail), None
     if isinstance(exc, drf_exceptions.NotFound):
         return 404, "NOT_FOUND", "Resource not found", None
     if isinstance(exc, drf_exceptions.MethodNotAllowed):

@@ -92,7 +92,7 @@ FRONTEND_URL = env.str("FRONTEND_URL", default=SITE_URL).rstrip("/")
 
 # --- Applications -----------------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.KeelAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

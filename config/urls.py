@@ -7,10 +7,6 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config import views
 
-admin.site.site_header = "Keel administration"
-admin.site.site_title = "Keel admin"
-admin.site.index_title = "Operations"
-
 urlpatterns = [
     path("health", views.HealthView.as_view(), name="health"),
     path("health/ready", views.ReadyView.as_view(), name="health-ready"),

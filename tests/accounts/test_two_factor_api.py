@@ -274,3 +274,27 @@ def test_regenerating_backup_codes_voids_the_old_ones(
     api.force_authenticate(None)
     assert login(api, old[1]).json()["error"] == "OTP_INVALID"
     assert login(api, new[0]).status_code == 200
+
+
+# --- require_2fa_for_admins ---------------------------------------------------------------------
+
+
+def test_staff_without_2fa_are_refused_staff_routes_when_the_setting_is_on(api, client, staff):
+    from security.services import system_settings_update
+
+    api.force_authenticate(staff)
+    assert api.get("/api/v1/admin/settings").status_code == 200
+    system_settings_update(values={"require_2fa_for_admins": True}, actor=staff)
+    response = api.get("/api/v1/admin/settings")
+    assert response.status_code == 403 and response.json()["error"] == "FORBIDDEN"
+    assert response.json()["message"] == (
+        "Two-factor authentication must be enabled for admin access"
+    )
+    assert api.get("/api/v1/users/me/2fa/status").status_code == 200  # own routes still work
+    client.force_login(staff)
+    page = client.get("/admin/")
+    assert page.status_code == 403
+    assert b"Two-factor authentication must be enabled" in page.content
+    enrol(staff)
+    assert api.get("/api/v1/admin/settings").status_code == 200
+    assert client.get("/admin/").status_code == 200

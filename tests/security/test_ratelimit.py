@@ -119,8 +119,9 @@ def test_the_auth_tier_is_shared_by_the_auth_endpoints(client, frozen, monkeypat
         "/api/auth/oauth/google",
         "/api/v1/auth/github",
     ]
-    # Each answers in its own way (405 wrong method, 400 missing token, 404 not yet routed)…
-    assert [client.get(p).status_code for p in paths] == [405, 400, 404, 404]
+    # Each answers in its own way (405 wrong method, 400 missing token, 404 unconfigured
+    # provider, 302 to the front end's login)…
+    assert [client.get(p).status_code for p in paths] == [405, 400, 404, 302]
     # …but all four counted toward the one auth tier.
     assert client.get("/api/v1/auth/reset-password/confirm").status_code == 429
 

@@ -128,7 +128,10 @@ def test_a_missing_value_is_a_validation_error(admin_api):
     assert response.json()["details"][0]["field"] == "value"
 
 
-def test_the_security_view_accepts_partial_updates_and_the_alias(admin_api):
+def test_the_security_view_accepts_partial_updates_and_the_alias(admin_api, staff):
+    from tests.accounts.helpers import enrol
+
+    enrol(staff)  # require_2fa_for_admins is turned on below
     response = admin_api.put(
         "/api/v1/admin/settings/security",
         {"password_min_length": 12, "require_2fa_for_admin": True, "unknown": 1},

@@ -1,0 +1,41 @@
+"""Keel's Django admin site: the stock one, plus the `require_2fa_for_admins` rule (contract
+§11): staff who have not enrolled in 2FA see a 403 page pointing to their security settings."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+class KeelAdminSite(admin.AdminSite):
+    site_header = "Keel administration"
+    site_title = "Keel admin"
+    index_title = "Operations"
+
+    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
+        inner = super().admin_view(view, cacheable)
+
+        @wraps(view)
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            from accounts.permissions import ADMIN_2FA_MESSAGE, staff_2fa_missing
+
+            user = getattr(request, "user", None)
+            if user is not None and user.is_authenticated and staff_2fa_missing(user):
+                return render(
+                    request,
+                    "errors/403.html",
+                    {
+                        "message": ADMIN_2FA_MESSAGE,
+                        "action_url": "/settings/security/",
+                        "action_label": "Set up two-factor authentication",
+                    },
+                    status=403,
+                )
+            return inner(request, *args, **kwargs)
+
+        return guarded
