@@ -36,7 +36,7 @@ from accounts.serializers import (
     TwoFactorSetupOutput,
     TwoFactorStatusOutput,
     UserEnvelopeOutput,
-    UserOutput,
+    user_data,
 )
 from config.errors import DomainError, NotFound, Unauthorized
 from config.net import request_client_ip
@@ -54,7 +54,7 @@ def request_meta(request: Request | HttpRequest) -> services.RequestMeta:
 
 def auth_response(sign_in: services.SignIn, *, status: int = 200) -> Response:
     body = {
-        "user": UserOutput(sign_in.user).data,
+        "user": user_data(sign_in.user),
         "token": sign_in.access.token,
         "expires_in": sign_in.access.expires_in,
     }
@@ -70,7 +70,7 @@ def token_response(sign_in: services.SignIn) -> Response:
             "refresh_token": sign_in.refresh_token,
             "token_type": "Bearer",
             "expires_in": sign_in.access.expires_in,
-            "user": UserOutput(sign_in.user).data,
+            "user": user_data(sign_in.user),
         }
     )
 
@@ -184,7 +184,7 @@ class MeView(APIView):
 
     @extend_schema(operation_id="auth_me", responses={200: UserEnvelopeOutput})
     def get(self, request: Request) -> Response:
-        return envelope("User retrieved successfully", UserOutput(request.user).data)
+        return envelope("User retrieved successfully", user_data(request.user))
 
 
 @extend_schema(tags=["account: sessions"])
@@ -441,8 +441,7 @@ class OAuthNavigateView(APIView):
 
     permission_classes = [AllowAny]
 
-    @extend_schema(
-        operation_id="auth_oauth_navigate",
+    @extend_schema(  # one operation per provider path: ids are generated
         parameters=[OpenApiParameter("link", bool)],
         responses={302: None},
     )

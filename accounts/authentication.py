@@ -13,9 +13,9 @@ from rest_framework.request import Request
 
 from accounts.models import STAFF_ROLES, User
 from accounts.selectors import user_get_cached
-from accounts.tokens import decode_access_token
+from accounts.tokens import decode_access_token, is_blacklisted
 from config.context import impersonator_id_var, user_id_var
-from config.errors import DomainError
+from config.errors import DomainError, TokenInvalid
 from security.principal import Principal
 
 ACCESS_COOKIE = "auth_token"
@@ -80,7 +80,13 @@ class JWTAuthentication(authentication.BaseAuthentication):
         if token is None:
             return None
         try:
-            claims = decode_access_token(token)
+            peeked = getattr(request._request, "_keel_jwt_peeked", None)
+            if peeked is not None and peeked[0] == token:  # verified by jwt_principal already
+                claims = peeked[1]
+                if is_blacklisted(token):
+                    raise TokenInvalid("Token has been revoked")
+            else:
+                claims = decode_access_token(token)
         except DomainError as exc:
             raise TokenFailed(exc.code, exc.message) from None
         user = user_for_claims(claims)
@@ -104,4 +110,5 @@ def jwt_principal(request: HttpRequest) -> Principal | None:
         claims = decode_access_token(token, check_blacklist=False)
     except DomainError:
         return None
+    request._keel_jwt_peeked = (token, claims)  # type: ignore[attr-defined]
     return Principal(key=f"user:{claims['user_id']}", is_staff=claims.get("role") in STAFF_ROLES)

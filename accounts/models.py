@@ -89,6 +89,11 @@ class User(AbstractBaseUser, PermissionsMixin):
     password_reset_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     password_reset_expires_at = models.DateTimeField(null=True, blank=True)
 
+    # Kept in step by accounts.two_factor / accounts.oauth, so that reading a user (every
+    # authenticated request) needs no extra query.
+    two_factor_enabled = models.BooleanField(default=False, editable=False)
+    oauth_provider = models.CharField(max_length=20, blank=True, editable=False)
+
     # Second-factor lockout (contract §13.3): 5 wrong codes -> 15 minutes.
     otp_failed_attempts = models.PositiveIntegerField(default=0)
     otp_last_failed_at = models.DateTimeField(null=True, blank=True)

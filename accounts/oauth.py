@@ -170,6 +170,7 @@ def oauth_account_link(
                 f"Another {account.provider.title()} account is already connected", link=True
             )
         sociallogin.connect(request=None, user=user)  # type: ignore[arg-type]
+        _sync_oauth_provider(user)
         audit_record(
             actor=user,
             action="oauth_link",
@@ -194,7 +195,17 @@ def oauth_user_create(*, request: HttpRequest, sociallogin: SocialLogin) -> User
     )
     sociallogin.user = user
     sociallogin.save(request, connect=False)
+    _sync_oauth_provider(user)
     return user
+
+
+def _sync_oauth_provider(user: User) -> None:
+    """`User.oauth_provider` mirrors the first connected provider (read on every request)."""
+    first = SocialAccount.objects.filter(user=user).order_by("date_joined", "pk").first()
+    provider = first.provider if first else ""
+    if user.oauth_provider != provider:
+        user.oauth_provider = provider
+        user.save(update_fields=["oauth_provider", "updated_at"])
 
 
 # --- Reads and unlinking ------------------------------------------------------------------------
@@ -222,6 +233,7 @@ def oauth_account_unlink(*, user: User, provider: str) -> None:
                 "This is your only way to sign in. Set a password or connect another provider first"
             )
         account.delete()
+        _sync_oauth_provider(user)
         audit_record(
             actor=user,
             action="oauth_unlink",

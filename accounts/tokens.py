@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -10,15 +11,16 @@ from typing import Any
 
 import jwt
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError
+from django.utils import timezone
 
 from config.errors import ServiceUnavailable, TokenExpired, TokenInvalid
+from config.stamps import VersionStamp
 from security.crypto import token_hash
 
 logger = logging.getLogger("keel.accounts")
 ALGORITHM = "HS256"
-BLACKLIST_CACHE_PREFIX = "jwt:blacklisted:"
+BLACKLIST_VERSION_KEY = "accounts:blacklist:version"
 
 
 @dataclass(frozen=True)
@@ -81,19 +83,60 @@ def peek_claims(token: str) -> dict[str, Any] | None:
         return None
 
 
+@dataclass
+class _Revoked:
+    """This process's copy of the blacklist: hashes of revoked, unexpired access tokens (a
+    small set: tokens live 15 minutes)."""
+
+    version: str | None = None
+    loaded_at: float = 0.0
+    hashes: frozenset[str] = frozenset()
+
+
+_revoked = _Revoked()
+_stamp = VersionStamp(BLACKLIST_VERSION_KEY)
+LOCAL_TTL = 5.0
+
+
+def _revoked_hashes() -> frozenset[str] | None:
+    """The current set, reloaded when another process revoked a token (shared cache) or after
+    LOCAL_TTL seconds. None when the shared cache cannot be read: ask the database."""
+    global _revoked
+    version = _stamp.current()
+    if version is None:
+        return None
+    copy = _revoked
+    if copy.version != version or time.monotonic() - copy.loaded_at > LOCAL_TTL:
+        from accounts.models import TokenBlacklist
+
+        hashes = TokenBlacklist.objects.filter(expires_at__gt=timezone.now()).values_list(
+            "token_hash", flat=True
+        )
+        copy = _revoked = _Revoked(version, time.monotonic(), frozenset(hashes))
+    return copy.hashes
+
+
 def is_blacklisted(token: str) -> bool:
+    """Whether the token was revoked (logout, password reset). Answered from the process's copy
+    of the blacklist; a database error fails closed (503) unless TOKEN_BLACKLIST_FAIL_MODE=open."""
     from accounts.models import TokenBlacklist
 
     digest = token_hash(token)
-    if cache.get(BLACKLIST_CACHE_PREFIX + digest):
-        return True
     try:
+        hashes = _revoked_hashes()
+        if hashes is not None:
+            return digest in hashes
         return TokenBlacklist.objects.filter(token_hash=digest).exists()
     except DatabaseError:
         if settings.TOKEN_BLACKLIST_FAIL_MODE == "open":  # noqa: S105 - a mode, not a secret
             logger.warning("token blacklist unavailable; failing open", exc_info=True)
             return False
         raise ServiceUnavailable("Service temporarily unavailable") from None
+
+
+def reset_local() -> None:
+    global _revoked
+    _revoked = _Revoked()
 
 
 def blacklist(token: str, *, reason: str, user_id: int | None = None) -> None:
@@ -107,8 +150,8 @@ def blacklist(token: str, *, reason: str, user_id: int | None = None) -> None:
     remaining = int((expires_at - datetime.now(UTC)).total_seconds())
     if remaining <= 0:
         return
-    digest = token_hash(token)
     TokenBlacklist.objects.get_or_create(
-        token_hash=digest, defaults={"expires_at": expires_at, "reason": reason, "user_id": user_id}
+        token_hash=token_hash(token),
+        defaults={"expires_at": expires_at, "reason": reason, "user_id": user_id},
     )
-    cache.set(BLACKLIST_CACHE_PREFIX + digest, True, timeout=remaining)
+    _stamp.bump(on_reset=reset_local)

@@ -72,7 +72,8 @@ class TwoFactorStatus:
 
 
 def two_factor_enabled(user: User) -> bool:
-    return TOTPDevice.objects.filter(user=user, confirmed=True).exists()
+    """Whether sign-ins need a second factor (the flag on the user mirrors the device)."""
+    return user.two_factor_enabled
 
 
 def two_factor_status(*, user: User) -> TwoFactorStatus:
@@ -188,7 +189,7 @@ def two_factor_setup(*, user: User) -> TOTPSetup:
     unconfirmed one). 409 when 2FA is already on."""
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()
-        if two_factor_enabled(user):
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
             raise Conflict("Two-factor authentication is already enabled")
         TOTPDevice.objects.filter(user=user).delete()
         secret = secrets.token_bytes(20)
@@ -236,7 +237,7 @@ def two_factor_enable(*, user: User, code: str, ip: str = "") -> list[str]:
     """Confirm the pending setup with a current code; returns 10 new backup codes (shown once)."""
     device = TOTPDevice.objects.filter(user=user, confirmed=False).first()
     if device is None:
-        if two_factor_enabled(user):
+        if TOTPDevice.objects.filter(user=user, confirmed=True).exists():
             raise Conflict("Two-factor authentication is already enabled")
         raise BadRequest("No pending two-factor setup; start with /users/me/2fa/setup")
     otp_verify(user=user, code=code, device=device, allow_backup=False)
@@ -245,7 +246,8 @@ def two_factor_enable(*, user: User, code: str, ip: str = "") -> list[str]:
         device.verified_at = timezone.now()
         device.save(update_fields=["confirmed", "verified_at"])
         codes = _new_backup_codes(user)
-        user.save(update_fields=["updated_at"])  # clears the cached user (two_factor_enabled)
+        user.two_factor_enabled = True
+        user.save(update_fields=["two_factor_enabled", "updated_at"])
         _notify(user, action="two_factor_enable", template="two_factor_enabled", ip=ip)
     return codes
 
@@ -256,7 +258,8 @@ def two_factor_disable(*, user: User, code: str, ip: str = "") -> None:
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
         BackupCode.objects.filter(user=user).delete()
-        user.save(update_fields=["updated_at"])
+        user.two_factor_enabled = False
+        user.save(update_fields=["two_factor_enabled", "updated_at"])
         _notify(user, action="two_factor_disable", template="two_factor_disabled", ip=ip)
 
 
@@ -276,7 +279,8 @@ def two_factor_reset(*, user: User, actor: User) -> None:
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
         BackupCode.objects.filter(user=user).delete()
-        user.save(update_fields=["updated_at"])
+        user.two_factor_enabled = False
+        user.save(update_fields=["two_factor_enabled", "updated_at"])
         audit_record(actor=actor, action="two_factor_reset", target_type="user", target_id=user.pk)
         realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})
         from accounts import tasks

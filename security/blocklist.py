@@ -14,16 +14,15 @@ import ipaddress
 import logging
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.conf import settings
-from django.core.cache import cache
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError
 from django.db.models import F, Q
 from django.utils import timezone
+
+from config.stamps import VersionStamp
 
 logger = logging.getLogger("keel.security")
 VERSION_KEY = "security:ipblock:version"
@@ -56,26 +55,7 @@ _lock = threading.Lock()
 _blocks = _BlockSet()
 _pending_hits: Counter[int] = Counter()
 _last_flush = time.monotonic()
-_process_version = uuid.uuid4().hex
-
-
-def _uses_local_cache() -> bool:
-    return _is_local_backend(settings.CACHES["default"]["BACKEND"])
-
-
-@functools.lru_cache(maxsize=8)
-def _is_local_backend(backend: str) -> bool:
-    return backend.endswith("LocMemCache")
-
-
-def _shared_version() -> str | None:
-    if _uses_local_cache():  # nothing is shared: the process's own stamp (other processes: TTL)
-        return _process_version
-    version = cache.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-        version = cache.get(VERSION_KEY)
-    return version
+_stamp = VersionStamp(VERSION_KEY)
 
 
 def _load(version: str | None) -> _BlockSet:
@@ -95,7 +75,7 @@ def _load(version: str | None) -> _BlockSet:
 
 def _current() -> _BlockSet:
     global _blocks
-    version = _shared_version()
+    version = _stamp.current()
     blocks = _blocks
     if blocks.version != version or time.monotonic() - blocks.loaded_at > LOCAL_TTL:
         try:
@@ -165,16 +145,7 @@ def flush_hits(pending: dict[int, int] | None = None) -> None:
 
 def bump_version() -> None:
     """Make every process reload the blocklist (after the current transaction commits)."""
-
-    def bump() -> None:
-        global _process_version
-        _process_version = uuid.uuid4().hex
-        if not _uses_local_cache():
-            cache.set(VERSION_KEY, _process_version, timeout=None)
-        reset_local()
-
-    bump()  # this process (and this transaction) at once...
-    transaction.on_commit(bump)  # ...and everyone again once the change is visible to them
+    _stamp.bump(on_reset=reset_local)
 
 
 def reset_local() -> None:

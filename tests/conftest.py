@@ -23,6 +23,7 @@ from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 @pytest.fixture(autouse=True)
 def _isolated_cache() -> Iterator[None]:
     """Each test starts with an empty cache and no per-process copies of settings/blocklist."""
+    from accounts import tokens
     from security import blocklist, counters, system_settings
 
     def reset() -> None:
@@ -32,6 +33,7 @@ def _isolated_cache() -> Iterator[None]:
             cache.clear()
         system_settings.invalidate_local()
         blocklist.reset_local()
+        tokens.reset_local()
         blocklist.discard_pending_hits()
         counters.reset_local()
 

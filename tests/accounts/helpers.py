@@ -43,6 +43,8 @@ def totp_code(user: User, *, offset_steps: int = 0) -> str:
 
 def enrol(user: User) -> TOTPDevice:
     """A confirmed authenticator for `user`, as if set up through the API."""
+    user.two_factor_enabled = True
+    user.save(update_fields=["two_factor_enabled"])
     return TOTPDevice.objects.create(
         user=user,
         name="Authenticator app",

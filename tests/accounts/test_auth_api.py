@@ -474,3 +474,12 @@ def test_a_rest_client_can_use_the_api_with_bearer_only(api, alice):
 
 def test_users_can_be_made_with_the_factory():
     assert UserFactory().check_password(DEFAULT_PASSWORD)
+
+
+def test_user_data_matches_the_documented_user_object(alice):
+    from accounts.serializers import UserOutput, user_data
+
+    assert user_data(alice) == dict(UserOutput(alice).data)
+    alice.social_links = {"github": "https://github.com/alice"}
+    alice.oauth_provider = "github"
+    assert user_data(alice) == dict(UserOutput(alice).data)

@@ -33,9 +33,11 @@ def github():
     """GitHub's token, user and emails endpoints."""
 
     def answer(user=GITHUB_USER, emails=None):
-        emails = emails if emails is not None else [
-            {"email": "octo@example.com", "primary": True, "verified": True}
-        ]
+        emails = (
+            emails
+            if emails is not None
+            else [{"email": "octo@example.com", "primary": True, "verified": True}]
+        )
         rsps.add(
             responses.POST,
             "https://github.com/login/oauth/access_token",
@@ -56,9 +58,7 @@ def start(client, provider="github", link=False):
 
 
 def callback(client, state, provider="github", code="the-code"):
-    return client.get(
-        f"/api/v1/auth/oauth/{provider}/callback", {"code": code, "state": state}
-    )
+    return client.get(f"/api/v1/auth/oauth/{provider}/callback", {"code": code, "state": state})
 
 
 def front(response):
@@ -99,6 +99,7 @@ def test_a_new_github_user_is_created_verified_and_signed_in_with_cookies(client
     assert LoginHistory.objects.get(user=user).auth_method == "oauth_github"
     me = client.get("/api/v1/auth/me")
     assert me.status_code == 200 and me.json()["data"]["email"] == "octo@example.com"
+    assert me.json()["data"]["oauth_provider"] == "github"
 
 
 def test_a_replayed_state_is_refused(client, github):
@@ -112,7 +113,7 @@ def test_a_replayed_state_is_refused(client, github):
 def test_a_forged_state_is_refused_without_calling_the_provider(client, github):
     github()
     start(client)
-    path, query = front(callback(client, "forged-state"))
+    _path, query = front(callback(client, "forged-state"))
     assert "error" in query
     assert not User.objects.filter(email="octo@example.com").exists()
 
@@ -129,7 +130,7 @@ def test_a_known_identity_signs_in_its_user_again(client, github):
     github()
     front(callback(client, start(client)["state"]))
     github()
-    path, query = front(callback(client, start(client)["state"]))
+    _path, query = front(callback(client, start(client)["state"]))
     assert query == {"success": "true"}
     assert User.objects.filter(email="octo@example.com").count() == 1
 
@@ -137,7 +138,7 @@ def test_a_known_identity_signs_in_its_user_again(client, github):
 def test_a_verified_keel_account_with_the_same_verified_email_is_linked(client, github):
     octo = UserFactory(email="octo@example.com", email_verified=True)
     github()
-    path, query = front(callback(client, start(client)["state"]))
+    _path, query = front(callback(client, start(client)["state"]))
     assert query == {"success": "true"}
     assert SocialAccount.objects.get(provider="github").user == octo
     assert AuditLog.objects.filter(action="oauth_link", actor=octo).exists()
@@ -146,7 +147,7 @@ def test_a_verified_keel_account_with_the_same_verified_email_is_linked(client, 
 def test_an_unverified_keel_account_is_not_taken_over(client, github):
     UserFactory(email="octo@example.com", email_verified=False)
     github()
-    path, query = front(callback(client, start(client)["state"]))
+    _path, query = front(callback(client, start(client)["state"]))
     assert "already exists" in query["error"]
     assert not SocialAccount.objects.exists()
 
@@ -154,7 +155,7 @@ def test_an_unverified_keel_account_is_not_taken_over(client, github):
 def test_an_address_the_provider_did_not_verify_does_not_link(client, github):
     UserFactory(email="octo@example.com", email_verified=True)
     github(emails=[{"email": "octo@example.com", "primary": True, "verified": False}])
-    path, query = front(callback(client, start(client)["state"]))
+    _path, query = front(callback(client, start(client)["state"]))
     assert "error" in query and not SocialAccount.objects.exists()
 
 
@@ -237,7 +238,7 @@ def test_google_sign_in_reads_the_id_token(client):
             json={"access_token": "ya29.x", "expires_in": 3599, "id_token": id_token},
         )
         state = start(client, provider="google")["state"]
-        path, query = front(callback(client, state, provider="google"))
+        _path, query = front(callback(client, state, provider="google"))
     assert query == {"success": "true", "new_user": "true"}
     user = User.objects.get(email="gina@example.com")
     assert user.email_verified and user.name == "Gina G"
