@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from accounts import views
 
 urlpatterns = [
     path("accounts/2fa/", views.two_factor_challenge, name="account_two_factor"),
+    # Keel manages the address itself (verification tokens, email change in settings):
+    # allauth's email management page is not offered.
+    path("accounts/email/", RedirectView.as_view(url="/settings/security/"), name="account_email"),
     path("accounts/", include("allauth.urls")),
     path("verify-email", views.verify_email_page, name="verify_email_page"),
     path("reset-password", views.reset_password_page, name="reset_password_page"),

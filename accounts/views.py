@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import selectors, services, two_factor, verification
 from accounts.adapters import page_meta
 from accounts.forms import CodeForm, NewPasswordForm
-from accounts.models import User
+from accounts.models import User, UserSession
 from config.errors import DomainError
 from config.net import request_client_ip
 
@@ -95,8 +95,20 @@ def reset_password_page(request: HttpRequest) -> HttpResponse:
 
 
 def _current_session_id(request: HttpRequest) -> int | None:
+    """The session row of this browser: remembered at sign-in, else found by its binding."""
     value = request.session.get("keel_session_id")
-    return value if isinstance(value, int) else None
+    if isinstance(value, int):
+        return value
+    key = request.session.session_key
+    if not key:
+        return None
+    return (
+        UserSession.objects.filter(
+            user=request.user, django_session_key=key, revoked_at__isnull=True
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 @login_required
@@ -211,8 +223,13 @@ def sessions_revoke_others_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def verification_resend_page(request: HttpRequest) -> HttpResponse:
-    return _run(
-        request,
-        "Verification email sent. Check your inbox.",
-        lambda: verification.email_verification_send(user=request.user) and None,
-    )
+    try:
+        sent = verification.email_verification_send(user=request.user)
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    else:
+        if sent:
+            messages.success(request, "Verification email sent. Check your inbox.")
+        else:
+            messages.info(request, "We sent one less than a minute ago; check your inbox.")
+    return redirect("settings_security")

@@ -7,15 +7,31 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 
 
 class KeelAdminSite(admin.AdminSite):
     site_header = "Keel administration"
     site_title = "Keel admin"
     index_title = "Operations"
+
+    def login(self, request: HttpRequest, extra_context: Any = None) -> HttpResponse:
+        """Staff sign in through Keel's sign-in page like everyone else (lockout, login
+        history, 2FA, session rows); Django's own admin login form is not used."""
+        if request.user.is_authenticated:
+            if request.user.is_staff:
+                return redirect(request.GET.get(REDIRECT_FIELD_NAME) or "admin:index")
+            return render(
+                request, "errors/403.html", {"message": "Staff access required"}, status=403
+            )
+        target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
+        return redirect_to_login(target, settings.LOGIN_URL)
 
     def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
         inner = super().admin_view(view, cacheable)

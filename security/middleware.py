@@ -25,7 +25,7 @@ logger = logging.getLogger("keel.security")
 _API = r"^/api(?:/v1)?"
 UNGUARDED = re.compile(r"^/(?:health|metrics)|" + _API + r"/health")
 MAINTENANCE_EXEMPT = re.compile(
-    r"^/(?:health|metrics|static/|media/|admin/|accounts/login/|favicon\.ico)"
+    r"^/(?:health|metrics|static/|media/|admin/|accounts/(?:login|2fa|logout)/|favicon\.ico)"
     + r"|"
     + _API
     + r"/(?:health|webhooks/stripe$|csrf-token$|auth/|changelog$|billing/config$)"

@@ -126,12 +126,12 @@ def test_it_protects_page_forms_with_the_form_field(client, alice):
     from django.test import Client
 
     browser = Client(enforce_csrf_checks=True)
-    page = browser.get("/admin/login/")
+    page = browser.get("/accounts/login/")
     token = page.cookies["csrf_token"].value
-    refused = browser.post("/admin/login/", {"username": alice.email, "password": "x"})
+    refused = browser.post("/accounts/login/", {"login": alice.email, "password": "x"})
     assert refused.status_code == 403
     assert refused["Content-Type"].startswith("text/html")
     accepted = browser.post(
-        "/admin/login/", {"username": alice.email, "password": "x", "csrfmiddlewaretoken": token}
+        "/accounts/login/", {"login": alice.email, "password": "x", "csrfmiddlewaretoken": token}
     )
-    assert accepted.status_code == 200
+    assert accepted.status_code == 200  # the form again, with "incorrect password"

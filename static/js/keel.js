@@ -99,4 +99,37 @@
       list.remove();
     }
   });
+
+  /* ---- Confirmations ------------------------------------------------------ */
+
+  // <button data-confirm="Really?"> asks before its form is submitted (or link followed).
+  document.addEventListener("click", function (event) {
+    var trigger = event.target.closest("[data-confirm]");
+    if (trigger && !window.confirm(trigger.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  });
+
+  /* ---- Copy to clipboard -------------------------------------------------- */
+
+  // <button data-copy-target="element-id"> copies that element's text (one line per <li>).
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-copy-target]");
+    if (!button) {
+      return;
+    }
+    var source = document.getElementById(button.getAttribute("data-copy-target"));
+    if (!source || !navigator.clipboard) {
+      return;
+    }
+    var items = source.querySelectorAll("li");
+    var text = items.length
+      ? Array.prototype.map.call(items, function (li) { return li.textContent.trim(); }).join("\n")
+      : source.textContent.trim();
+    var label = button.textContent;
+    navigator.clipboard.writeText(text).then(function () {
+      button.textContent = "Copied";
+      window.setTimeout(function () { button.textContent = label; }, 1500);
+    });
+  });
 })();

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -41,7 +43,7 @@ def test_landing_page_renders(page: Page):
     expect(hero).to_be_visible()
     expect(hero).to_contain_text("Keel")
     expect(page.get_by_test_id("features")).to_be_visible()
-    expect(page.get_by_test_id("cta-sign-in")).to_have_attribute("href", "/admin/login/")
+    expect(page.get_by_test_id("cta-sign-in")).to_have_attribute("href", "/accounts/login/")
 
 
 def test_stylesheet_is_applied(page: Page):
@@ -117,10 +119,10 @@ def test_admin_sign_in_shows_admin_index(page: Page, transactional_db: None):
     User.objects.create_superuser("root@example.com", "A-str0ng-passphrase!", name="Sam Super")
 
     page.goto("/admin/")
-    expect(page).to_have_url("/admin/login/?next=/admin/")
-    page.fill("input[name=username]", "root@example.com")
+    expect(page).to_have_url("/accounts/login/?next=/admin/")
+    page.fill("input[name=login]", "root@example.com")
     page.fill("input[name=password]", "A-str0ng-passphrase!")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_test_id("login-submit").click()
 
     expect(page).to_have_url("/admin/")
     expect(page.locator("#site-name")).to_have_text("Keel administration")
@@ -134,9 +136,10 @@ def test_admin_rejects_wrong_password(page: Page, transactional_db: None):
     User.objects.create_superuser("root@example.com", "A-str0ng-passphrase!", name="Sam Super")
 
     page.goto("/admin/login/")
-    page.fill("input[name=username]", "root@example.com")
+    expect(page).to_have_url("/accounts/login/?next=/admin/")
+    page.fill("input[name=login]", "root@example.com")
     page.fill("input[name=password]", "not-the-password")
-    page.get_by_role("button", name="Log in").click()
+    page.get_by_test_id("login-submit").click()
 
-    expect(page.locator(".errornote")).to_be_visible()
-    expect(page).to_have_url("/admin/login/")
+    expect(page.locator(".errorlist, [role=alert]").first).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/accounts/login/"))

@@ -36,7 +36,7 @@ def test_pages_show_the_maintenance_page(client, maintenance):
 @pytest.mark.parametrize(
     "path",
     ["/health", "/health/live", "/api/v1/health/ready", "/metrics", "/api/v1/csrf-token", "/api/v1/auth/_probe",
-     "/api/changelog", "/admin/login/"],
+     "/api/changelog", "/admin/login/", "/accounts/login/"],
 )  # fmt: skip
 def test_exempt_routes_keep_working(client, maintenance, path):
     assert client.get(path).status_code != 503
