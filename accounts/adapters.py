@@ -81,6 +81,18 @@ class AccountAdapter(DefaultAccountAdapter):
         except DomainError as exc:
             raise forms.ValidationError(exc.message) from None
 
+    def set_password(self, user: User, password: str) -> None:
+        """allauth's password change/set pages: Keel's service (other sessions signed out,
+        audit, email). allauth then keeps this browser signed in."""
+        request = self.request
+        keep = request.session.get("keel_session_id") if request is not None else None
+        services.password_set(
+            user=user,
+            password=password,
+            keep_session_id=keep if isinstance(keep, int) else None,
+            ip=(request_client_ip(request) or "") if request is not None else "",
+        )
+
     def get_login_stages(self) -> list[str]:
         return [*super().get_login_stages(), "accounts.stages.TwoFactorStage"]
 

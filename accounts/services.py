@@ -512,6 +512,23 @@ def _count_failure(user: User) -> bool:
     return locked
 
 
+def password_set(
+    *, user: User, password: str, keep_session_id: int | None = None, ip: str = ""
+) -> None:
+    """Change a signed-in user's password (policy applies): every other session is signed out,
+    the change is audited and `password_changed` is emailed."""
+    from accounts import tasks
+
+    validate_password(password)
+    with transaction.atomic():
+        user.set_password(password)
+        user.last_password_change_at = timezone.now()
+        user.save()
+        sessions_revoke_all(user=user, except_session_id=keep_session_id, reason="password_change")
+        audit_record(actor=user, action="password_change", target_type="user", target_id=user.pk)
+        tasks.send_password_changed_email.enqueue(user_id=user.pk, ip_address=ip)
+
+
 def page_session_end(*, user: User | None, session_id: int | None) -> None:
     """A browser signs out of the pages: revoke the session row bound to it."""
     if user is None or session_id is None:

@@ -228,13 +228,13 @@ if REDIS_URL:
             },
         }
     }
-    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
+    SESSION_ENGINE = "accounts.sessions.cached_db"  # keeps session rows bound (accounts)
 else:
     CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "keel"}
     }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-    SESSION_ENGINE = "django.contrib.sessions.backends.db"
+    SESSION_ENGINE = "accounts.sessions.db"
 DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 
 # django-q2: the ORM broker is the default everywhere because it survives restarts and

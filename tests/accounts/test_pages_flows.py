@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import pytest
+from django.core import mail
 
 from accounts.models import LoginHistory, UserSession
 from security.services import system_settings_update
@@ -158,3 +159,28 @@ def test_revoke_others_keeps_the_current_page_session(client, alice, api):
     client.post("/settings/security/sessions/revoke-others")
     live = UserSession.objects.filter(user=alice, revoked_at__isnull=True)
     assert [s.django_session_key for s in live] == [client.session.session_key]
+
+
+def test_the_password_change_page_signs_out_other_sessions_and_emails(
+    client, alice, api, django_capture_on_commit_callbacks
+):
+    sign_in(client, alice.email)
+    api.post(
+        "/api/v1/auth/login", {"email": alice.email, "password": DEFAULT_PASSWORD}, format="json"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/accounts/password/change/",
+            {
+                "oldpassword": DEFAULT_PASSWORD,
+                "password1": "Fresh-Pass-99",
+                "password2": "Fresh-Pass-99",
+            },
+        )
+    assert response.status_code == 302
+    alice.refresh_from_db()
+    assert alice.check_password("Fresh-Pass-99")
+    live = UserSession.objects.filter(user=alice, revoked_at__isnull=True)
+    assert [s.django_session_key for s in live] == [client.session.session_key]
+    assert client.get("/settings/security/").status_code == 200  # this browser stays in
+    assert "password" in mail.outbox[-1].subject.lower()

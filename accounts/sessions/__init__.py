@@ -1,0 +1,22 @@
+"""Django session engines that keep Keel's session rows bound to the browser session.
+
+A page sign-in's `UserSession` stores the Django session key so that revoking the row ends the
+browser session. Django changes the key on privilege changes (`cycle_key`: password change,
+sign-in); these engines move the binding to the new key."""
+
+from __future__ import annotations
+
+
+class BoundSessionMixin:
+    session_key: str | None
+
+    def cycle_key(self) -> None:
+        old = self.session_key
+        super().cycle_key()  # type: ignore[misc]
+        session_id = self.get("keel_session_id")  # type: ignore[attr-defined]
+        if old and isinstance(session_id, int) and self.session_key:
+            from accounts.models import UserSession
+
+            UserSession.objects.filter(pk=session_id, django_session_key=old).update(
+                django_session_key=self.session_key
+            )
