@@ -102,7 +102,7 @@ def test_redis_url_switches_cache_channels_and_sessions(tmp_path):
     assert result.stdout.split() == [
         "django_redis.cache.RedisCache",
         "channels_redis.core.RedisChannelLayer",
-        "django.contrib.sessions.backends.cached_db",
+        "accounts.sessions.cached_db",
         "True",
     ]
 
