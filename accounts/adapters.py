@@ -164,10 +164,22 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             raise ImmediateHttpResponse(redirect("socialaccount_connections"))
 
     def save_user(self, request: HttpRequest, sociallogin: SocialLogin, form: Any = None) -> User:
+        typed = form.cleaned_data.get("email", "") if form is not None else ""
         try:
-            return oauth.oauth_user_create(request=request, sociallogin=sociallogin)
+            return oauth.oauth_user_create(
+                request=request, sociallogin=sociallogin, typed_email=typed
+            )
         except DomainError as exc:
             raise ImmediateHttpResponse(self._refusal(request, sociallogin, exc.message)) from None
+
+    def validate_disconnect(self, account: Any, accounts: Any) -> None:
+        """allauth's connections page: never remove the last way to sign in."""
+        user = account.user
+        if not user.has_usable_password() and len(accounts) <= 1:
+            raise forms.ValidationError(
+                "This is your only way to sign in. Set a password or connect another provider "
+                "first."
+            )
 
     def on_authentication_error(
         self,

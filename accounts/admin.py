@@ -8,11 +8,13 @@ from django.http import HttpRequest
 
 from accounts.models import (
     BackupCode,
+    DataExport,
     LoginHistory,
     RotatedRefreshToken,
     TokenBlacklist,
     TOTPDevice,
     User,
+    UserPreferences,
     UserSession,
 )
 from security.admin import block_ip_addresses
@@ -214,4 +216,28 @@ class BackupCodeAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(UserPreferences)
+class UserPreferencesAdmin(admin.ModelAdmin):
+    list_display = ("user", "theme", "language", "timezone", "updated_at")
+    list_filter = ("theme", "language", "time_format")
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+    raw_id_fields = ("user",)
+
+
+@admin.register(DataExport)
+class DataExportAdmin(admin.ModelAdmin):
+    """GDPR exports: who asked, where they stand. The files are private; staff never download
+    them here."""
+
+    list_display = ("user", "status", "progress", "file_size", "requested_at", "expires_at")
+    list_filter = ("status",)
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+    readonly_fields = [f.name for f in DataExport._meta.fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -341,3 +341,99 @@ class BackupCode(models.Model):
 
     def __str__(self) -> str:
         return f"backup code of {self.user_id}{' (used)' if self.used_at else ''}"
+
+
+def default_email_notifications() -> dict[str, bool]:
+    return {"marketing": False, "security": True, "updates": True, "weekly_digest": False}
+
+
+class Theme(models.TextChoices):
+    LIGHT = "light", "Light"
+    DARK = "dark", "Dark"
+    SYSTEM = "system", "System"
+
+
+class Language(models.TextChoices):
+    EN = "en", "English"
+    ES = "es", "Español"
+    FR = "fr", "Français"
+    DE = "de", "Deutsch"
+    IT = "it", "Italiano"
+    PT = "pt", "Português"
+    JA = "ja", "日本語"
+    KO = "ko", "한국어"
+    ZH = "zh", "中文"
+
+
+class DateFormat(models.TextChoices):
+    US = "MM/DD/YYYY", "MM/DD/YYYY"
+    EU = "DD/MM/YYYY", "DD/MM/YYYY"
+    ISO = "YYYY-MM-DD", "YYYY-MM-DD"
+    DOTTED = "DD.MM.YYYY", "DD.MM.YYYY"
+    ASIAN = "YYYY/MM/DD", "YYYY/MM/DD"
+
+
+class TimeFormat(models.TextChoices):
+    H12 = "12h", "12-hour"
+    H24 = "24h", "24-hour"
+
+
+class UserPreferences(models.Model):
+    """Display and notification preferences (contract §3.1), created lazily with defaults."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="preferences")
+    theme = models.CharField(max_length=10, choices=Theme.choices, default=Theme.SYSTEM)
+    timezone = models.CharField(max_length=64, default="UTC")
+    language = models.CharField(max_length=5, choices=Language.choices, default=Language.EN)
+    date_format = models.CharField(max_length=10, choices=DateFormat.choices, default=DateFormat.US)
+    time_format = models.CharField(max_length=3, choices=TimeFormat.choices, default=TimeFormat.H12)
+    email_notifications = models.JSONField(default=default_email_notifications)
+    created_at = models.DateTimeField(auto_now_add=True)  # `timezone` is a field here
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "user preferences"
+
+    def __str__(self) -> str:
+        return f"preferences of {self.user_id}"
+
+
+class ExportStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROCESSING = "processing", "Processing"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    EXPIRED = "expired", "Expired"
+
+
+class DataExport(models.Model):
+    """A GDPR export of one user's data (contract §3.6): a ZIP in private storage."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="data_exports")
+    status = models.CharField(
+        max_length=12, choices=ExportStatus.choices, default=ExportStatus.PENDING, db_index=True
+    )
+    progress = models.PositiveSmallIntegerField(default=0, help_text="percent, for the page")
+    file_path = models.CharField(max_length=255, blank=True)
+    file_size = models.BigIntegerField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    requested_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        constraints = [
+            # One export in progress per user (contract: 409 while one is pending/processing).
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(status__in=["pending", "processing"]),
+                name="accounts_one_export_in_progress",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"export {self.pk} of {self.user_id} ({self.status})"

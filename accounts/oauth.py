@@ -136,12 +136,23 @@ def oauth_resolve(*, request: HttpRequest, sociallogin: SocialLogin) -> User | N
         oauth_account_link(user=user, sociallogin=sociallogin)
         return user
     if sociallogin.is_existing:
+        user = sociallogin.user
+        if user is None or user.deleted_at is not None or not user.is_active:
+            raise OAuthRefused("This account is not active")
         return None
     emails = _verified_emails(sociallogin)
     claimed = User.objects.filter(
         email__in=[User.objects.normalize_email(a.email) for a in sociallogin.email_addresses]
     ).first()
     if claimed is None:
+        email = User.objects.normalize_email(sociallogin.user.email if sociallogin.user else "")
+        if not email or email not in emails:
+            # A new account needs an address the provider vouches for; otherwise anyone could
+            # claim someone else's address before they sign up.
+            raise OAuthRefused(
+                f"Your {provider.title()} account has no verified email address. Verify one "
+                f"with {provider.title()}, or sign up with email and password"
+            )
         return None  # allauth signs up a new user through SocialAccountAdapter.save_user
     if claimed.deleted_at is not None or not claimed.is_active:
         raise OAuthRefused("This account is not active")
@@ -182,12 +193,17 @@ def oauth_account_link(
     return sociallogin.account
 
 
-def oauth_user_create(*, request: HttpRequest, sociallogin: SocialLogin) -> User:
-    """A new account from a provider identity: no password, address verified by the provider."""
+def oauth_user_create(
+    *, request: HttpRequest, sociallogin: SocialLogin, typed_email: str = ""
+) -> User:
+    """A new account from a provider identity: no password; the address is verified when the
+    provider vouched for it (an address typed on allauth's sign-up form is not)."""
     from accounts import services
 
     extra = sociallogin.account.extra_data or {}
-    email = sociallogin.user.email if sociallogin.user else ""
+    email = typed_email or (sociallogin.user.email if sociallogin.user else "")
+    if not email:
+        raise BadRequest("An email address is required")
     verified = User.objects.normalize_email(email) in _verified_emails(sociallogin)
     name = str(extra.get("name") or extra.get("login") or "")
     user = services.user_create(
@@ -242,3 +258,16 @@ def oauth_account_unlink(*, user: User, provider: str) -> None:
             metadata={"provider": provider},
         )
         realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})
+
+
+def oauth_after_disconnect(*, user: User, provider: str) -> None:
+    """allauth's connections page removed an identity: keep the flag, audit, tell the user."""
+    _sync_oauth_provider(user)
+    audit_record(
+        actor=user,
+        action="oauth_unlink",
+        target_type="user",
+        target_id=user.pk,
+        metadata={"provider": provider},
+    )
+    realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})

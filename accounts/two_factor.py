@@ -242,6 +242,10 @@ def two_factor_enable(*, user: User, code: str, ip: str = "") -> list[str]:
         raise BadRequest("No pending two-factor setup; start with /users/me/2fa/setup")
     otp_verify(user=user, code=code, device=device, allow_backup=False)
     with transaction.atomic():
+        User.objects.select_for_update().filter(pk=user.pk).first()
+        device = TOTPDevice.objects.filter(pk=device.pk, confirmed=False).first()
+        if device is None:  # a concurrent request confirmed it first (and got the codes)
+            raise Conflict("Two-factor authentication is already enabled")
         device.confirmed = True
         device.verified_at = timezone.now()
         device.save(update_fields=["confirmed", "verified_at"])

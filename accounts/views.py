@@ -114,13 +114,19 @@ def _current_session_id(request: HttpRequest) -> int | None:
 @login_required
 def security_settings(request: HttpRequest) -> HttpResponse:
     """2FA, email verification, sessions and recent sign-ins of the signed-in user."""
+    return _security_page(request)
+
+
+def _security_page(request: HttpRequest, backup_codes: list[str] | None = None) -> HttpResponse:
+    """The security page; new backup codes are shown once, in the response that made them
+    (never parked in the session store)."""
     user: User = request.user  # type: ignore[assignment]
     status = two_factor.two_factor_status(user=user)
     pending = None if status.enabled else two_factor.totp_setup_pending(user=user)
     context = {
         "status": status,
         "pending": pending,
-        "backup_codes": request.session.pop("keel_backup_codes", None),
+        "backup_codes": backup_codes,
         "sessions": selectors.session_list_active(user=user),
         "current_session_id": _current_session_id(request),
         "history": selectors.login_history_list(user=user)[:10],
@@ -142,9 +148,11 @@ def _run(request: HttpRequest, success: str, action: object) -> HttpResponse:
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
-        if isinstance(result, list):  # new backup codes: show them once
-            request.session["keel_backup_codes"] = result
         messages.success(request, success)
+        if isinstance(result, list):  # new backup codes: shown once, right here
+            response = _security_page(request, backup_codes=result)
+            response["Cache-Control"] = "no-store"
+            return response
     return redirect("settings_security")
 
 

@@ -14,6 +14,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 
 
 class KeelAdminSite(admin.AdminSite):
@@ -26,7 +27,11 @@ class KeelAdminSite(admin.AdminSite):
         history, 2FA, session rows); Django's own admin login form is not used."""
         if request.user.is_authenticated:
             if request.user.is_staff:
-                return redirect(request.GET.get(REDIRECT_FIELD_NAME) or "admin:index")
+                target = request.GET.get(REDIRECT_FIELD_NAME, "")
+                safe = url_has_allowed_host_and_scheme(
+                    target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+                )
+                return redirect(target if target and safe else "admin:index")
             return render(
                 request, "errors/403.html", {"message": "Staff access required"}, status=403
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import sentry_sdk
@@ -21,7 +22,16 @@ def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
         for key in ("headers", "cookies", "data"):
             if isinstance(request.get(key), dict):
                 request[key] = redact(request[key])
+        # Email-link tokens travel in query strings (/verify-email?token=…).
+        for key in ("query_string", "url"):
+            if isinstance(request.get(key), str):
+                request[key] = _SECRET_PARAM.sub(r"\1=[Filtered]", request[key])
     return event
+
+
+_SECRET_PARAM = re.compile(
+    r"((?:^|[?&])(?:[^=&]*(?:token|secret|password|code|key)[^=&]*))=[^&#]*", re.IGNORECASE
+)
 
 
 def init_sentry(*, dsn: str, environment: str, release: str, traces_sample_rate: float) -> None:
@@ -32,4 +42,5 @@ def init_sentry(*, dsn: str, environment: str, release: str, traces_sample_rate:
         traces_sample_rate=traces_sample_rate,
         integrations=[DjangoIntegration(), LoggingIntegration(event_level=None)],
         before_send=_before_send,
+        before_send_transaction=_before_send,
     )
