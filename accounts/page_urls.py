@@ -42,4 +42,5 @@ urlpatterns = [
         views.verification_resend_page,
         name="settings_verification_resend",
     ),
+    path("", include("accounts.page_urls_privacy")),
 ]

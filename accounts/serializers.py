@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.models import LoginHistory, Role, User, UserSession
+from accounts.profile import avatar_url
 
 
 class UserOutput(serializers.Serializer):
@@ -32,7 +33,7 @@ class UserOutput(serializers.Serializer):
         return obj.oauth_provider or None
 
     def get_avatar_url(self, obj: User) -> str | None:
-        return None
+        return avatar_url(obj)
 
     def get_social_links(self, obj: User) -> str | None:
         return json.dumps(obj.social_links) if obj.social_links else None
@@ -53,7 +54,7 @@ def user_data(user: User) -> dict[str, Any]:
         "created_at": _iso(user.created_at),
         "updated_at": _iso(user.updated_at),
         "oauth_provider": user.oauth_provider or None,
-        "avatar_url": None,
+        "avatar_url": avatar_url(user),
         "bio": user.bio,
         "location": user.location,
         "social_links": json.dumps(user.social_links) if user.social_links else None,

@@ -157,3 +157,25 @@ def cleanup_token_blacklist() -> int:
     """Delete blacklist entries whose tokens have expired anyway."""
     deleted, _ = TokenBlacklist.objects.filter(expires_at__lt=timezone.now()).delete()
     return deleted
+
+
+@task(retries=EMAIL_RETRIES)
+def send_email_changed_notice(*, user_id: int, old_email: str, new_email: str) -> None:
+    """`email_changed`: tell the previous address that the account's email was changed."""
+    user = _recipient(user_id)
+    if user is None:
+        return
+    email_send(
+        to=old_email,
+        template="email_changed",
+        context={
+            "user": user,
+            "old_email": old_email,
+            "new_email": new_email,
+            "reset_url": _url("/accounts/password/reset/"),
+        },
+    )
+
+
+# Jobs of the privacy features (GDPR export, account deletion) live in their own module.
+from accounts import privacy_tasks  # noqa: E402, F401

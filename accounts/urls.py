@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import include, path
 
 from accounts import api
 
@@ -51,4 +51,7 @@ urlpatterns = [
     path("users/me/2fa/disable", api.TwoFactorDisableView.as_view(), name="me-2fa-disable"),
     path("users/me/2fa/backup-codes", api.BackupCodesView.as_view(), name="me-2fa-backup-codes"),
     path("users/me/login-history", api.LoginHistoryView.as_view(), name="me-login-history"),
+    # Privacy (GDPR export, deletion) and staff routes live in their own URL modules.
+    path("", include("accounts.urls_privacy")),
+    path("", include("accounts.urls_staff")),
 ]
