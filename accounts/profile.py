@@ -215,8 +215,8 @@ def avatar_url(user: User) -> str | None:
 def password_change(
     *,
     user: User,
-    current_password: str | None,
     new_password: str,
+    current_password: str | None = None,
     confirm_password: str | None = None,
     keep_session_id: int | None = None,
     ip: str = "",

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import LoginHistory, User, UserSession
+
+if TYPE_CHECKING:
+    from security.models import AuditLog
 
 USER_CACHE_TTL = 60
 
@@ -38,3 +43,11 @@ def session_list_active(*, user: User) -> QuerySet[UserSession]:
 
 def login_history_list(*, user: User) -> QuerySet[LoginHistory]:
     return LoginHistory.objects.filter(user=user).order_by("-created_at", "-id")
+
+
+def activity_list(*, user: User, limit: int) -> tuple[list[AuditLog], int]:
+    """The user's own latest audit entries (newest first) and how many there are."""
+    from security.models import AuditLog
+
+    entries = AuditLog.objects.filter(actor=user).order_by("-created_at", "-id")
+    return list(entries[:limit]), entries.count()

@@ -51,8 +51,8 @@ def user_data(user: User) -> dict[str, Any]:
         "is_active": user.is_active,
         "role": user.role,
         "two_factor_enabled": user.two_factor_enabled,
-        "created_at": _iso(user.created_at),
-        "updated_at": _iso(user.updated_at),
+        "created_at": iso(user.created_at),
+        "updated_at": iso(user.updated_at),
         "oauth_provider": user.oauth_provider or None,
         "avatar_url": avatar_url(user),
         "bio": user.bio,
@@ -61,7 +61,8 @@ def user_data(user: User) -> dict[str, Any]:
     }
 
 
-def _iso(value: datetime | None) -> str | None:
+def iso(value: datetime | None) -> str | None:
+    """A timestamp as the API writes it (ISO-8601, `Z`)."""
     return serializers.DateTimeField().to_representation(value) if value else None
 
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from accounts import api
+from accounts import api, me_api
 
 urlpatterns = [
     path("auth/register", api.RegisterView.as_view(), name="auth-register"),
@@ -43,6 +43,22 @@ urlpatterns = [
         {"provider": "github"},
         name="auth-oauth-navigate-github",
     ),
+    path("users/me", me_api.MeView.as_view(), name="me"),
+    path("users/me/preferences", me_api.PreferencesView.as_view(), name="me-preferences"),
+    path("users/me/password", me_api.PasswordView.as_view(), name="me-password"),
+    path("users/me/avatar", me_api.AvatarView.as_view(), name="me-avatar"),
+    path(
+        "users/me/connected-accounts",
+        me_api.ConnectedAccountsView.as_view(),
+        name="me-connected-accounts",
+    ),
+    path(
+        "users/me/connected-accounts/<str:provider>",
+        me_api.ConnectedAccountDetailView.as_view(),
+        name="me-connected-account",
+    ),
+    path("users/me/activity", me_api.ActivityView.as_view(), name="me-activity"),
+    path("users/<int:user_id>/avatar", me_api.UserAvatarView.as_view(), name="user-avatar"),
     path("users/me/sessions", api.SessionListView.as_view(), name="me-sessions"),
     path("users/me/sessions/<int:session_id>", api.SessionDetailView.as_view(), name="me-session"),
     path("users/me/2fa/status", api.TwoFactorStatusView.as_view(), name="me-2fa-status"),
