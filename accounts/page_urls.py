@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts import views
+from accounts import settings_views, views
 
 urlpatterns = [
     path("accounts/2fa/", views.two_factor_challenge, name="account_two_factor"),
@@ -15,6 +15,11 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("verify-email", views.verify_email_page, name="verify_email_page"),
     path("reset-password", views.reset_password_page, name="reset_password_page"),
+    path("settings/", RedirectView.as_view(url="/settings/profile/"), name="settings"),
+    path("settings/profile/", settings_views.profile_page, name="settings_profile"),
+    path("settings/profile/avatar", settings_views.avatar_page, name="settings_avatar"),
+    path("settings/preferences/", settings_views.preferences_page, name="settings_preferences"),
+    path("settings/activity/", settings_views.activity_page, name="settings_activity"),
     path("settings/security/", views.security_settings, name="settings_security"),
     path("settings/login-history/", views.login_history_page, name="settings_login_history"),
     path("settings/security/2fa/setup", views.two_factor_setup_page, name="settings_2fa_setup"),
