@@ -239,7 +239,10 @@ def _drf_to_envelope(
     if isinstance(exc, drf_exceptions.PermissionDenied):
         return 403, getattr(exc, "keel_code", "FORBIDDEN"), str(exc.detail), None
     if isinstance(exc, drf_exceptions.NotFound):
-        return 404, "NOT_FOUND", "Resource not found", None
+        message = str(exc.detail)
+        if message == str(drf_exceptions.NotFound.default_detail):
+            message = "Resource not found"
+        return 404, "NOT_FOUND", message, None
     if isinstance(exc, drf_exceptions.MethodNotAllowed):
         return 405, "BAD_REQUEST", str(exc.detail), None
     if isinstance(exc, drf_exceptions.ParseError):

@@ -325,6 +325,13 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Never served by any URL: GDPR exports are streamed to their owner by Keel (contract §3.6).
+    "private": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": str(env.path("PRIVATE_MEDIA_ROOT", default=str(VAR_DIR / "private")))
+        },
+    },
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
@@ -445,6 +452,7 @@ RATE_LIMIT_USER_PER_MINUTE = env.int("RATE_LIMIT_USER_PER_MINUTE", default=120)
 # Who a request is for rate limits and idempotency keys; accounts/organizations add JWT and
 # API-key resolvers in front of the session one.
 PRINCIPAL_RESOLVERS = [
+    "organizations.authentication.api_key_principal",
     "accounts.authentication.jwt_principal",
     "security.principal.session_principal",
 ]
@@ -456,6 +464,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "accounts.authentication.JWTAuthentication",
+        "organizations.authentication.APIKeyAuthentication",
         "config.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
 
-from organizations.models import Membership, Organization
+from organizations.access import OrgActor
+from organizations.models import Invitation, Membership, Organization, OrgAPIKey, OrgRole, Plan
 
 
 class MembershipInline(admin.TabularInline):
@@ -13,13 +16,59 @@ class MembershipInline(admin.TabularInline):
     fields = ("user", "role", "status", "joined_at")
 
 
+class InvitationInline(admin.TabularInline):
+    model = Invitation
+    extra = 0
+    fields = ("email", "role", "invited_by", "expires_at", "accepted_at", "declined_at")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class APIKeyInline(admin.TabularInline):
+    model = OrgAPIKey
+    extra = 0
+    fields = ("name", "prefix", "role", "created_by", "last_used_at", "expires_at", "revoked_at")
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+def _set_plan(plan: str) -> object:
+    @admin.action(description=f"Change plan to {plan}")
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        from security.services import audit_record
+
+        for org in queryset:
+            if org.plan != plan:
+                old, org.plan = org.plan, plan
+                org.save(update_fields=["plan", "updated_at"])
+                audit_record(
+                    actor=request.user,  # type: ignore[arg-type]
+                    action="organization_plan_change",
+                    target_type="organization",
+                    target_id=org.pk,
+                    changes={"plan": [old, plan]},
+                )
+        modeladmin.message_user(request, f"Plan set to {plan} for {queryset.count()} org(s).")
+
+    action.__name__ = f"set_plan_{plan}"
+    return action
+
+
 @admin.register(Organization)
 class OrganizationAdmin(admin.ModelAdmin):
     list_display = ("name", "slug", "plan", "created_by", "created_at", "deleted_at")
-    list_filter = ("plan", "deleted_at")
+    list_filter = ("plan", ("deleted_at", admin.EmptyFieldListFilter))
     search_fields = ("name", "slug", "stripe_customer_id")
     raw_id_fields = ("created_by",)
-    inlines = [MembershipInline]
+    inlines = [MembershipInline, InvitationInline, APIKeyInline]
+    actions = [_set_plan(p) for p in Plan.values]
 
 
 @admin.register(Membership)
@@ -29,3 +78,72 @@ class MembershipAdmin(admin.ModelAdmin):
     search_fields = ("organization__slug", "user__email")
     raw_id_fields = ("organization", "user", "invited_by")
     list_select_related = ("organization", "user")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    list_display = ("email", "organization", "role", "invited_by", "expires_at", "state")
+    list_filter = ("role",)
+    search_fields = ("email", "organization__slug")
+    list_select_related = ("organization", "invited_by")
+    readonly_fields = (
+        "organization",
+        "email",
+        "role",
+        "invited_by",
+        "expires_at",
+        "accepted_at",
+        "declined_at",
+        "cancelled_at",
+        "created_at",
+    )
+    exclude = ("token_hash",)
+    actions = ("resend",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Resend the invitation email (new link, 7 more days)")
+    def resend(self, request: HttpRequest, queryset: QuerySet[Invitation]) -> None:
+        from organizations.services import invitation_resend
+
+        sent = 0
+        for invitation in queryset.select_related("organization"):
+            if invitation.state == "pending":
+                actor = OrgActor(organization=invitation.organization, role=OrgRole.OWNER)
+                invitation_resend(actor=actor, invitation_id=invitation.pk)
+                sent += 1
+        self.message_user(request, f"Resent {sent} invitation(s).")
+
+
+@admin.register(OrgAPIKey)
+class OrgAPIKeyAdmin(admin.ModelAdmin):
+    list_display = ("name", "prefix", "organization", "role", "last_used_at", "revoked_at")
+    list_filter = ("role", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "prefix", "organization__slug")
+    list_select_related = ("organization",)
+    exclude = ("key_hash",)
+    readonly_fields = (
+        "organization",
+        "name",
+        "prefix",
+        "role",
+        "created_by",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    )
+    actions = ("revoke",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.action(description="Revoke the selected keys now")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[OrgAPIKey]) -> None:
+        from organizations.services import api_key_revoke
+
+        for key in queryset.filter(revoked_at__isnull=True).select_related("organization"):
+            actor = OrgActor(organization=key.organization, role=OrgRole.OWNER)
+            api_key_revoke(actor=actor, key_id=key.pk)
+        self.message_user(request, "Keys revoked.")

@@ -82,6 +82,9 @@ class Membership(models.Model):
         related_name="+",
     )
     joined_at = models.DateTimeField(null=True, blank=True)
+    last_selected_at = models.DateTimeField(
+        null=True, blank=True, help_text="the user's current organization is the latest one"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -93,3 +96,89 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} in {self.organization_id} ({self.role})"
+
+
+SEAT_LIMITS = {Plan.FREE: 5, Plan.PRO: 25, Plan.ENTERPRISE: 0}  # 0 = unlimited
+RESERVED_SLUGS = frozenset({"new", "api", "admin", "settings"})
+
+
+class Invitation(models.Model):
+    """An invitation to join an organization (contract §4.2). The token is stored only as a
+    hash; one pending invitation per (organization, email)."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="invitations"
+    )
+    email = models.EmailField(max_length=255)
+    role = models.CharField(max_length=10, choices=OrgRole.choices, default=OrgRole.MEMBER)
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "email"],
+                condition=models.Q(
+                    accepted_at__isnull=True, declined_at__isnull=True, cancelled_at__isnull=True
+                ),
+                name="invitation_one_pending_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} → {self.organization_id} ({self.state})"
+
+    @property
+    def state(self) -> str:
+        if self.accepted_at:
+            return "accepted"
+        if self.declined_at:
+            return "declined"
+        if self.cancelled_at:
+            return "cancelled"
+        if self.expires_at <= timezone.now():
+            return "expired"
+        return "pending"
+
+
+class OrgAPIKey(models.Model):
+    """A key that acts as an org member with its role (contract §4.4). Stored as a hash; the
+    first 12 characters are kept to recognise it."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="api_keys"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=12, db_index=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    role = models.CharField(max_length=10, choices=OrgRole.choices, default=OrgRole.MEMBER)
+    created_by = models.ForeignKey(
+        django_settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "organization API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"

@@ -1,8 +1,14 @@
+"""Reads of the organizations app."""
+
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from organizations.models import Membership, MembershipStatus
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from organizations.models import Invitation, Membership, MembershipStatus, Organization, OrgAPIKey
 
 
 def organization_member_ids(
@@ -18,3 +24,67 @@ def organization_member_ids(
     if roles is not None:
         qs = qs.filter(role__in=list(roles))
     return list(qs.values_list("user_id", flat=True))
+
+
+def organization_list_for_user(*, user: Any) -> list[tuple[Organization, str]]:
+    """The user's organizations (active memberships of live orgs) with their role."""
+    memberships = (
+        Membership.objects.filter(
+            user=user, status=MembershipStatus.ACTIVE, organization__deleted_at__isnull=True
+        )
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+    return [(m.organization, m.role) for m in memberships]
+
+
+def organization_current(*, user: Any) -> tuple[Organization, str] | None:
+    """The org the user last selected (else their first)."""
+    membership = (
+        Membership.objects.filter(
+            user=user, status=MembershipStatus.ACTIVE, organization__deleted_at__isnull=True
+        )
+        .select_related("organization")
+        .order_by("-last_selected_at", "organization__name")
+        .first()
+    )
+    return (membership.organization, membership.role) if membership else None
+
+
+def member_list(*, organization: Organization) -> QuerySet[Membership]:
+    return (
+        Membership.objects.filter(organization=organization, status=MembershipStatus.ACTIVE)
+        .select_related("user")
+        .order_by("joined_at", "id")
+    )
+
+
+def invitation_list_pending(*, organization: Organization) -> QuerySet[Invitation]:
+    return (
+        Invitation.objects.filter(
+            organization=organization,
+            accepted_at__isnull=True,
+            declined_at__isnull=True,
+            cancelled_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        )
+        .select_related("invited_by")
+        .order_by("-created_at")
+    )
+
+
+def api_key_list(*, organization: Organization) -> QuerySet[OrgAPIKey]:
+    return (
+        OrgAPIKey.objects.filter(organization=organization, revoked_at__isnull=True)
+        .select_related("created_by")
+        .order_by("-created_at")
+    )
+
+
+def organization_role(*, organization: Organization, user: Any) -> str:
+    return (
+        Membership.objects.filter(organization=organization, user=user)
+        .values_list("role", flat=True)
+        .first()
+        or ""
+    )

@@ -1,0 +1,69 @@
+"""Who is acting on an organization: a member (user + role) or an org API key (its role).
+
+Resolved once per request by organizations.permissions from `{slug}` in the URL (or the
+`X-Organization-Slug` header); services receive it and never look at the request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.core.cache import cache
+from django.db import transaction
+
+from organizations.models import (
+    ORG_ROLE_LEVELS,
+    Membership,
+    MembershipStatus,
+    Organization,
+    OrgAPIKey,
+    OrgRole,
+)
+
+MEMBERSHIP_CACHE_TTL = 300
+
+
+@dataclass(frozen=True)
+class OrgActor:
+    organization: Organization
+    role: str
+    user: object | None = None  # accounts.User for members
+    api_key: OrgAPIKey | None = None
+
+    @property
+    def level(self) -> int:
+        return ORG_ROLE_LEVELS[OrgRole(self.role)]
+
+    def at_least(self, role: str) -> bool:
+        return self.level >= ORG_ROLE_LEVELS[OrgRole(role)]
+
+    @property
+    def audit_metadata(self) -> dict[str, object]:
+        return {"api_key_id": self.api_key.pk} if self.api_key else {}
+
+
+def _membership_key(organization_id: int, user_id: int) -> str:
+    return f"org:membership:{organization_id}:{user_id}"
+
+
+def membership_role_cached(*, organization_id: int, user_id: int) -> str | None:
+    """The user's active role in the org (None: not an active member), through a short cache
+    that every membership change clears."""
+    key = _membership_key(organization_id, user_id)
+    role = cache.get(key)
+    if role is None:
+        role = (
+            Membership.objects.filter(
+                organization_id=organization_id, user_id=user_id, status=MembershipStatus.ACTIVE
+            )
+            .values_list("role", flat=True)
+            .first()
+        ) or ""
+        cache.set(key, role, timeout=MEMBERSHIP_CACHE_TTL)
+    return role or None
+
+
+def membership_cache_clear(organization_id: int, user_id: int) -> None:
+    """Forget a cached role now and again after the commit (no stale read in between)."""
+    key = _membership_key(organization_id, user_id)
+    cache.delete(key)
+    transaction.on_commit(lambda: cache.delete(key))

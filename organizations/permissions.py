@@ -1,0 +1,53 @@
+"""The one permission layer of org-scoped routes (contract §4): resolve the organization from
+`{slug}` (or `X-Organization-Slug`) and the caller's role in it — a member's (cached) or an API
+key's — then compare with the route's minimum role.
+
+Outsiders and keys of other orgs get 404 (existence is not revealed); members below the role
+get 403. Views declare `org_roles = {"get": "member", "put": "admin", ...}` and, for routes a
+key may not use (leave, transfer, key management), `api_keys_allowed = False`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from config.errors import Forbidden, NotFound, Unauthorized
+from organizations.access import OrgActor, membership_role_cached
+from organizations.models import Organization, OrgAPIKey, OrgRole
+
+NOT_FOUND = "Organization not found"
+
+
+def org_actor_resolve(request: Request, slug: str | None) -> OrgActor:
+    """Who the caller is in the org named by the route, or 401/404."""
+    slug = slug or request.META.get("HTTP_X_ORGANIZATION_SLUG", "")
+    if isinstance(request.auth, OrgAPIKey):
+        key = request.auth
+        if key.organization.slug != slug:
+            raise NotFound(NOT_FOUND)
+        return OrgActor(organization=key.organization, role=key.role, api_key=key)
+    user = request.user
+    if not user or not user.is_authenticated:
+        raise Unauthorized()
+    organization = Organization.objects.filter(slug=slug, deleted_at__isnull=True).first()
+    if organization is None:
+        raise NotFound(NOT_FOUND)
+    role = membership_role_cached(organization_id=organization.pk, user_id=user.pk)
+    if role is None:
+        raise NotFound(NOT_FOUND)
+    return OrgActor(organization=organization, role=role, user=user)
+
+
+class OrgRolePermission(BasePermission):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        actor = org_actor_resolve(request, view.kwargs.get("slug"))
+        if actor.api_key is not None and not getattr(view, "api_keys_allowed", True):
+            raise Forbidden("API keys cannot use this route")
+        required = view.org_roles.get(request.method.lower(), OrgRole.OWNER)
+        if not actor.at_least(required):
+            raise Forbidden(f"This needs the {required} role in the organization")
+        request.org_actor = actor  # type: ignore[attr-defined]
+        return True

@@ -1,0 +1,157 @@
+"""Shapes of the organizations API (contract §4.1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from accounts.serializers import iso
+from organizations.models import Invitation, Membership, Organization, OrgAPIKey, OrgRole
+
+
+def organization_data(organization: Organization, role: str) -> dict[str, Any]:
+    return {
+        "id": organization.pk,
+        "name": organization.name,
+        "slug": organization.slug,
+        "plan": organization.plan,
+        "created_at": iso(organization.created_at),
+        "role": role,
+    }
+
+
+def member_data(membership: Membership) -> dict[str, Any]:
+    user = membership.user
+    return {
+        "id": membership.pk,
+        "user_id": user.pk,
+        "email": user.email,
+        "name": user.name,
+        "role": membership.role,
+        "status": membership.status,
+        "joined_at": iso(membership.joined_at),
+    }
+
+
+def invitation_data(invitation: Invitation) -> dict[str, Any]:
+    inviter = invitation.invited_by
+    return {
+        "id": invitation.pk,
+        "email": invitation.email,
+        "role": invitation.role,
+        "invited_by": (inviter.name or inviter.email) if inviter else "",
+        "expires_at": iso(invitation.expires_at),
+        "created_at": iso(invitation.created_at),
+    }
+
+
+def api_key_data(key: OrgAPIKey) -> dict[str, Any]:
+    creator = key.created_by
+    return {
+        "id": key.pk,
+        "name": key.name,
+        "prefix": key.prefix,
+        "role": key.role,
+        "created_by": (creator.name or creator.email) if creator else None,
+        "created_at": iso(key.created_at),
+        "last_used_at": iso(key.last_used_at),
+        "expires_at": iso(key.expires_at),
+    }
+
+
+# --- Documented shapes (OpenAPI) and inputs -------------------------------------------------------
+
+
+class OrganizationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    slug = serializers.CharField()
+    plan = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    role = serializers.CharField()
+
+
+class MemberOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    user_id = serializers.IntegerField()
+    email = serializers.EmailField()
+    name = serializers.CharField()
+    role = serializers.CharField()
+    status = serializers.CharField()
+    joined_at = serializers.DateTimeField(allow_null=True)
+
+
+class InvitationOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.CharField()
+    invited_by = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+
+
+class APIKeyOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    prefix = serializers.CharField()
+    role = serializers.CharField()
+    created_by = serializers.CharField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    key = serializers.CharField(required=False, help_text="only in the create response")
+
+
+def envelope_of(inner: type[serializers.Serializer], name: str, many: bool = False) -> type:
+    """The E shape `{success, message, data}` around a documented object (OpenAPI only)."""
+    return type(
+        name,
+        (serializers.Serializer,),
+        {
+            "success": serializers.BooleanField(),
+            "message": serializers.CharField(),
+            "data": inner(many=many),
+        },
+    )
+
+
+OrganizationEnvelope = envelope_of(OrganizationOutput, "OrganizationEnvelope")
+OrganizationListEnvelope = envelope_of(OrganizationOutput, "OrganizationListEnvelope", many=True)
+MemberListEnvelope = envelope_of(MemberOutput, "MemberListEnvelope", many=True)
+InvitationEnvelope = envelope_of(InvitationOutput, "InvitationEnvelope")
+InvitationListEnvelope = envelope_of(InvitationOutput, "InvitationListEnvelope", many=True)
+APIKeyEnvelope = envelope_of(APIKeyOutput, "APIKeyEnvelope")
+APIKeyListEnvelope = envelope_of(APIKeyOutput, "APIKeyListEnvelope", many=True)
+
+
+class OrganizationCreateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    slug = serializers.CharField(max_length=200)
+
+
+class OrganizationUpdateInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+
+
+class TransferInput(serializers.Serializer):
+    user_id = serializers.IntegerField()
+
+
+class InviteInput(serializers.Serializer):
+    email = serializers.EmailField(max_length=255)
+    role = serializers.CharField(max_length=20, default=OrgRole.MEMBER)
+
+
+class RoleInput(serializers.Serializer):
+    role = serializers.CharField(max_length=20)
+
+
+class TokenInput(serializers.Serializer):
+    token = serializers.CharField(max_length=200, required=False)
+
+
+class APIKeyInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    role = serializers.CharField(max_length=20, default=OrgRole.MEMBER)
+    expires_at = serializers.DateTimeField(required=False, allow_null=True)
