@@ -92,3 +92,13 @@ class JWTScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
         return {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+
+
+class APIKeyScheme(OpenApiAuthenticationExtension):
+    """Organization API keys (`keel_…`) in `Authorization: Bearer` or `X-API-Key`."""
+
+    target_class = "organizations.authentication.APIKeyAuthentication"
+    name = "apiKeyAuth"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {"type": "apiKey", "in": "header", "name": "X-API-Key"}

@@ -29,7 +29,7 @@ from organizations.serializers import (
     OrganizationEnvelope,
     OrganizationListEnvelope,
     OrganizationUpdateInput,
-    RoleInput,
+    OrgRoleInput,
     TokenInput,
     TransferInput,
     api_key_data,
@@ -173,11 +173,13 @@ class MemberRoleView(OrgView):
     org_roles: ClassVar[dict[str, str]] = {"put": ADMIN}
 
     @extend_schema(
-        operation_id="organizations_member_role", request=RoleInput, responses={200: MessageOutput}
+        operation_id="organizations_member_role",
+        request=OrgRoleInput,
+        responses={200: MessageOutput},
     )
     def put(self, request: Request, slug: str, user_id: int) -> Response:
         services.member_role_change(
-            actor=self.actor(request), user_id=user_id, **_valid(RoleInput, request.data)
+            actor=self.actor(request), user_id=user_id, **_valid(OrgRoleInput, request.data)
         )
         return envelope("Role updated", {"message": "Role updated"})
 

@@ -143,7 +143,7 @@ class InviteInput(serializers.Serializer):
     role = serializers.CharField(max_length=20, default=OrgRole.MEMBER)
 
 
-class RoleInput(serializers.Serializer):
+class OrgRoleInput(serializers.Serializer):
     role = serializers.CharField(max_length=20)
 
 

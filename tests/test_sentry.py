@@ -41,7 +41,7 @@ def sentry(settings):
 
 
 def test_an_unhandled_api_error_is_reported_with_the_request_id(api, sentry):
-    api.get("/api/v1/_boom", HTTP_X_REQUEST_ID="sentry-1", HTTP_X_API_KEY="keel_do-not-send")
+    api.get("/api/v1/_boom", HTTP_X_REQUEST_ID="sentry-1", HTTP_X_CSRF_TOKEN="do-not-send")
     sentry_sdk.flush()
     (event,) = [e for e in sentry.events if e.get("exception")]
     assert event["tags"]["request_id"] == "sentry-1"
