@@ -453,6 +453,7 @@ def sign_in_complete(
             audit_record(
                 actor=user, action="deletion_cancelled", target_type="user", target_id=user.pk
             )
+            import_module("accounts.privacy").account_deletion_cancelled_notify(user_id=user.pk)
         if alert and not known_device and not first_sign_in:
             from accounts import tasks
 

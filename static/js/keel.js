@@ -133,3 +133,66 @@
     });
   });
 })();
+
+/*
+ * Privacy page: while a data export is being prepared, poll its status
+ * (GET /api/v1/users/me/export, signed in by the page's session cookie) and
+ * move the progress bar; reload once it has finished so the download link
+ * (or the error) is drawn by the server.
+ */
+(function () {
+  "use strict";
+
+  var box = document.querySelector("[data-export-poll]");
+  if (!box || !window.fetch) {
+    return;
+  }
+  var url = box.getAttribute("data-export-poll");
+  var bar = box.querySelector("[data-export-progress]");
+  var label = box.querySelector("[data-export-progress-label]");
+  var badge = document.querySelector("[data-export-status]");
+  var INTERVAL = 1500;
+  var failures = 0;
+
+  function show(progress) {
+    var value = Math.max(0, Math.min(100, Number(progress) || 0));
+    if (bar) {
+      bar.value = value;
+      bar.textContent = value + "%";
+    }
+    if (label) {
+      label.textContent = value + "%";
+    }
+  }
+
+  function poll() {
+    window
+      .fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
+      .then(function (response) {
+        if (!response.ok) {
+          throw new Error("HTTP " + response.status);
+        }
+        return response.json();
+      })
+      .then(function (data) {
+        failures = 0;
+        show(data.progress);
+        if (badge && data.status) {
+          badge.textContent = data.status.charAt(0).toUpperCase() + data.status.slice(1);
+        }
+        if (data.status === "pending" || data.status === "processing") {
+          window.setTimeout(poll, INTERVAL);
+        } else {
+          window.location.reload();
+        }
+      })
+      .catch(function () {
+        failures += 1;
+        if (failures < 5) {
+          window.setTimeout(poll, INTERVAL * (failures + 1));
+        }
+      });
+  }
+
+  window.setTimeout(poll, INTERVAL);
+})();
