@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts import settings_views, views
+from accounts import settings_views, staff_api, views
 
 urlpatterns = [
     path("accounts/2fa/", views.two_factor_challenge, name="account_two_factor"),
@@ -15,6 +15,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("verify-email", views.verify_email_page, name="verify_email_page"),
     path("reset-password", views.reset_password_page, name="reset_password_page"),
+    path("impersonation/stop", staff_api.impersonation_stop_page, name="impersonation_stop"),
     path("settings/", RedirectView.as_view(url="/settings/profile/"), name="settings"),
     path("settings/profile/", settings_views.profile_page, name="settings_profile"),
     path("settings/profile/avatar", settings_views.avatar_page, name="settings_avatar"),

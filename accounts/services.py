@@ -200,10 +200,21 @@ def _rotate(session: UserSession, presented: str, now: object, meta: RequestMeta
     if ip:
         session.ip_address = str(ip)
     session.save(update_fields=["refresh_token_hash", "last_active_at", "expires_at", "ip_address"])
+    lifetime = None
+    if session.original_user_id:  # impersonation ends one hour after it started, tokens too
+        ends = session.created_at + timedelta(hours=1)
+        lifetime = max(timedelta(seconds=1), min(ends - now, _access_lifetime()))  # type: ignore[operator]
     access = issue_access_token(
-        user=session.user, session_id=session.pk, original_user_id=session.original_user_id
+        user=session.user,
+        session_id=session.pk,
+        original_user_id=session.original_user_id,
+        lifetime=lifetime,
     )
     return SignIn(user=session.user, session=session, access=access, refresh_token=refresh)
+
+
+def _access_lifetime() -> timedelta:
+    return timedelta(minutes=settings.ACCESS_TOKEN_EXPIRATION_MINUTES)
 
 
 def _revoke(session: UserSession, *, reason: str) -> None:

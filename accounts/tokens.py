@@ -31,10 +31,16 @@ class AccessToken:
 
 
 def issue_access_token(
-    *, user: Any, session_id: int, original_user_id: int | None = None
+    *,
+    user: Any,
+    session_id: int,
+    original_user_id: int | None = None,
+    lifetime: timedelta | None = None,
 ) -> AccessToken:
+    """A signed access JWT. `lifetime` overrides ACCESS_TOKEN_EXPIRATION_MINUTES (the
+    impersonation token lives 1 h, contract §13.8); impersonation tokens never exceed 1 h."""
     now = datetime.now(UTC)
-    lifetime = timedelta(minutes=settings.ACCESS_TOKEN_EXPIRATION_MINUTES)
+    lifetime = lifetime or timedelta(minutes=settings.ACCESS_TOKEN_EXPIRATION_MINUTES)
     if original_user_id is not None:
         lifetime = min(lifetime, timedelta(hours=1))
     claims: dict[str, Any] = {

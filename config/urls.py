@@ -19,6 +19,7 @@ urlpatterns = [
     path("api", views.APINotFoundView.as_view()),
     path("admin/", admin.site.urls),
     path("", include("accounts.page_urls")),
+    path("", include("organizations.page_urls")),
     path("", views.home, name="home"),
 ]
 

@@ -6,7 +6,7 @@ import time
 from django.http import HttpRequest, HttpResponse
 
 from config import metrics
-from config.context import user_id_var
+from config.context import impersonator_id_var, user_id_var
 from config.middleware.base import Middleware
 
 logger = logging.getLogger("keel.request")
@@ -27,10 +27,12 @@ class RequestLogMiddleware(Middleware):
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.perf_counter()
         token = user_id_var.set(None)
+        impersonator = impersonator_id_var.set(None)  # never leak into the thread's next request
         try:
             response = self.get_response(request)
         finally:
             user_id_var.reset(token)
+            impersonator_id_var.reset(impersonator)
         duration = time.perf_counter() - started
         route = route_pattern(request)
         user = getattr(request, "user", None)
