@@ -47,8 +47,16 @@ def test_export_download_then_request_and_cancel_deletion(page: Page, paula, liv
     page.on("dialog", lambda dialog: dialog.accept())
     sign_in(page)
 
-    # Settings → Privacy.
-    page.goto("/settings/security/")
+    # Settings → change preferences (saved, and in the export below).
+    page.goto("/settings/preferences/")
+    page.select_option("select[name=theme]", "dark")
+    page.select_option("select[name=timezone]", "Europe/Lisbon")
+    page.check("input[name=weekly_digest]")
+    page.get_by_test_id("preferences-save").click()
+    expect(page.get_by_text("Preferences saved.")).to_be_visible()
+    expect(page.locator("select[name=timezone]")).to_have_value("Europe/Lisbon")
+
+    # → Privacy.
     page.get_by_test_id("nav-privacy").click()
     expect(page).to_have_url(f"{live_server.url}/settings/privacy/")
     expect(page.get_by_test_id("page-title")).to_have_text("Privacy")
@@ -68,7 +76,10 @@ def test_export_download_then_request_and_cancel_deletion(page: Page, paula, liv
     download.save_as(str(target))
     with zipfile.ZipFile(target) as archive:
         assert {"user_data.json", "README.txt"} <= set(archive.namelist())
-        assert json.loads(archive.read("user_data.json"))["profile"]["email"] == EMAIL
+        data = json.loads(archive.read("user_data.json"))
+        assert data["profile"]["email"] == EMAIL
+        assert data["preferences"]["timezone"] == "Europe/Lisbon"
+        assert data["preferences"]["email_notifications"]["weekly_digest"] is True
     page.screenshot(path=str(artifact_path("privacy-export-ready")), full_page=True)
 
     # A second export today is refused with the reason.
