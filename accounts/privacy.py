@@ -674,7 +674,12 @@ def account_deletion_request(
     from accounts import privacy_tasks
 
     _deletion_confirm(user, password, confirmation)
+    if reason and "\x00" in reason:
+        raise ValidationFailed.for_field("reason", "Null characters are not allowed")
     with transaction.atomic():
+        from accounts.staff import _lock_super_admins, _require_not_last_super_admin
+
+        _require_not_last_super_admin(user, _lock_super_admins(), "delete")
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.deletion_requested_at is not None:
             return account_deletion_status(user=user)
@@ -896,9 +901,13 @@ def account_purge(*, user: User) -> PurgeResult | None:
     from organizations.access import membership_cache_clear
 
     with transaction.atomic():
+        from accounts.staff import _lock_super_admins, _require_not_last_super_admin
+
+        super_admins = _lock_super_admins()
         user = User.objects.select_for_update().filter(pk=user.pk).first()
         if user is None:
             return None
+        _require_not_last_super_admin(user, super_admins, "delete")
         user_id, email, name = user.pk, user.email, user.name
         plan = account_purge_plan(user=user)
         for item in plan:

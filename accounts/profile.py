@@ -13,7 +13,7 @@ from typing import Any
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from accounts.models import User, UserPreferences, default_email_notifications
 from config import realtime
@@ -22,7 +22,7 @@ from security.services import audit_record
 
 AVATAR_MAX_BYTES = 5 * 1024 * 1024
 AVATAR_SIZE = 256
-AVATAR_FORMATS = {"JPEG", "PNG", "GIF", "WEBP"}
+AVATAR_FORMATS = {"JPEG", "MPO", "PNG", "GIF", "WEBP"}  # MPO: multi-picture JPEG (cameras)
 PROFILE_FIELDS = ("name", "email", "bio", "location", "social_links")
 
 
@@ -36,7 +36,12 @@ def social_links_parse(value: Any) -> dict[str, str]:
         except ValueError:
             raise ValidationFailed.for_field("social_links", "Must be a JSON object") from None
     if not isinstance(value, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) and len(v) <= 500 for k, v in value.items()
+        isinstance(k, str)
+        and isinstance(v, str)
+        and 0 < len(k) <= 50
+        and len(v) <= 500
+        and "\x00" not in k + v
+        for k, v in value.items()
     ):
         raise ValidationFailed.for_field("social_links", "Must be an object of strings")
     if len(value) > 20:
@@ -70,6 +75,8 @@ def user_profile_update(*, user: User, data: dict[str, Any], actor: User | None 
             user.email = new_email
             user.email_verified, user.email_verified_at = False, None
             user.email_verification_sent_at = None
+            # A link sent to the previous address must not verify this one.
+            user.email_verification_token_hash, user.email_verification_expires_at = "", None
             changes["email"] = [old_email, new_email]
         if not changes:
             return user
@@ -87,7 +94,7 @@ def user_profile_update(*, user: User, data: dict[str, Any], actor: User | None 
         )
         realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})
         if "email" in changes:
-            verification.email_verification_send(user=user)
+            verification.email_verification_send(user=user, change=True)
             tasks.send_email_changed_notice.enqueue(
                 user_id=user.pk, old_email=old_email, new_email=new_email
             )
@@ -158,7 +165,8 @@ def avatar_set(*, user: User, content: bytes) -> str:
             if image.width * image.height > 40_000_000:
                 raise BadRequest("avatar: The image is too large")
             image.seek(0)
-            square = _square(image.convert("RGBA"))
+            upright = ImageOps.exif_transpose(image) or image  # phone photos carry a rotation
+            square = _square(upright.convert("RGBA"))
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError):
         raise BadRequest("avatar: Use a JPEG, PNG, GIF or WebP image") from None
     out = io.BytesIO()

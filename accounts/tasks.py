@@ -27,18 +27,22 @@ def _url(path: str) -> str:
 
 
 @task(retries=EMAIL_RETRIES)
-def send_verification_email(*, user_id: int) -> None:
-    """`email_verification`: a fresh 24 h link to {SITE_URL}/verify-email?token=…"""
+def send_verification_email(*, user_id: int, change: bool = False) -> None:
+    """`email_verification` (or `email_change_verify` after an email change): a fresh 24 h link
+    to {SITE_URL}/verify-email?token=…"""
     from accounts.verification import email_verification_token_issue
 
     user = _recipient(user_id)
     if user is None or user.email_verified:
         return
     token = email_verification_token_issue(user=user)
+    if token is None:  # the address changed since: its own job sends its link
+        return
     email_send(
         to=user.email,
-        template="email_verification",
+        template="email_change_verify" if change else "email_verification",
         context={
+            "new_email": user.email,
             "user": user,
             "verify_url": _url(f"/verify-email?{urlencode({'token': token})}"),
             "expires_hours": settings.EMAIL_VERIFICATION_TOKEN_HOURS,

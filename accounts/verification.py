@@ -33,7 +33,7 @@ class LinkTokenExpired(TokenExpired):
 # --- Email verification -----------------------------------------------------------------------
 
 
-def email_verification_send(*, user: User) -> bool:
+def email_verification_send(*, user: User, change: bool = False) -> bool:
     """Queue a verification email (at most one a minute per account). Returns False when
     throttled. Raises 400 if the address is already verified."""
     from accounts import tasks
@@ -48,7 +48,7 @@ def email_verification_send(*, user: User) -> bool:
             return False
         fresh.email_verification_sent_at = now
         fresh.save(update_fields=["email_verification_sent_at"])
-        tasks.send_verification_email.enqueue(user_id=user.pk)
+        tasks.send_verification_email.enqueue(user_id=user.pk, change=change)
     return True
 
 
@@ -63,15 +63,16 @@ def email_verification_resend(*, email: str) -> None:
         email_verification_send(user=user)
 
 
-def email_verification_token_issue(*, user: User) -> str:
-    """A new verification token for the user's current address (called by the email job)."""
+def email_verification_token_issue(*, user: User) -> str | None:
+    """A new verification token for the user's current address (called by the email job), or
+    None if the address changed meanwhile (the link would go to the wrong place)."""
     token = new_token(32)
-    user.email_verification_token_hash = token_hash(token)
-    user.email_verification_expires_at = timezone.now() + timedelta(
-        hours=settings.EMAIL_VERIFICATION_TOKEN_HOURS
+    issued = User.objects.filter(pk=user.pk, email=user.email, email_verified=False).update(
+        email_verification_token_hash=token_hash(token),
+        email_verification_expires_at=timezone.now()
+        + timedelta(hours=settings.EMAIL_VERIFICATION_TOKEN_HOURS),
     )
-    user.save(update_fields=["email_verification_token_hash", "email_verification_expires_at"])
-    return token
+    return token if issued else None
 
 
 def email_verify(*, token: str) -> User:

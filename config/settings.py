@@ -141,6 +141,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "accounts.middleware.PageImpersonationMiddleware",
     "security.middleware.MaintenanceMiddleware",
     "config.middleware.csrf.KeelCsrfMiddleware",
     "security.middleware.RouteRateLimitMiddleware",

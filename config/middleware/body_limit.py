@@ -18,7 +18,7 @@ def body_limit_for(path: str) -> int:
         return 64 * 1024
     if re.match(_API + r"/files/upload$", path):
         return settings.MAX_FILE_SIZE_MB * 1024 * 1024
-    if re.match(_API + r"/users/me/avatar$", path):
+    if re.match(_API + r"/users/me/avatar$", path) or path == "/settings/profile/avatar":
         return 5 * 1024 * 1024
     return settings.MAX_REQUEST_BODY_BYTES
 
