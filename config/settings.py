@@ -171,6 +171,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.keel",
                 "accounts.context_processors.impersonation",
+                "organizations.context_processors.org_switcher",
             ],
         },
     },

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from organizations.models import Invitation, Membership, MembershipStatus, Organization, OrgAPIKey
@@ -45,7 +45,7 @@ def organization_current(*, user: Any) -> tuple[Organization, str] | None:
             user=user, status=MembershipStatus.ACTIVE, organization__deleted_at__isnull=True
         )
         .select_related("organization")
-        .order_by("-last_selected_at", "organization__name")
+        .order_by(F("last_selected_at").desc(nulls_last=True), "organization__name")
         .first()
     )
     return (membership.organization, membership.role) if membership else None

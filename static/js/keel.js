@@ -196,3 +196,207 @@
 
   window.setTimeout(poll, INTERVAL);
 })();
+
+/*
+ * Organizations.
+ * - Header org switcher (a <details> dropdown): closes on an outside click or Escape.
+ * - Members page (/org/<slug>/members/, [data-live-members]): listens on /ws (same origin; the
+ *   session cookie signs the socket in) and, on a `member_update` event for this org
+ *   (payload.orgSlug), re-fetches the page and swaps its [data-member-list] block, so rows
+ *   keep the controls the server draws for the caller's role. An `org_update` "deleted", or a
+ *   page that no longer answers 200 (removed from the org, signed out), reloads the page.
+ *   Reconnects with exponential backoff (1 s … 30 s, jittered) and refreshes once on reconnect
+ *   to catch up; gives up when the server refuses the socket (4401 / 4403 / 1008).
+ */
+(function () {
+  "use strict";
+
+  /* ---- Org switcher -------------------------------------------------------- */
+
+  function openSwitchers() {
+    return document.querySelectorAll("details[data-org-switcher][open]");
+  }
+
+  document.addEventListener("click", function (event) {
+    openSwitchers().forEach(function (details) {
+      if (!details.contains(event.target)) {
+        details.removeAttribute("open");
+      }
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") {
+      return;
+    }
+    openSwitchers().forEach(function (details) {
+      details.removeAttribute("open");
+      var summary = details.querySelector("summary");
+      if (summary) {
+        summary.focus();
+      }
+    });
+  });
+
+  /* ---- Live member list ------------------------------------------------------ */
+
+  var section = document.querySelector("[data-live-members]");
+  if (!section || !window.WebSocket || !window.fetch || !window.DOMParser) {
+    return;
+  }
+  var slug = section.getAttribute("data-org-slug");
+  var status = section.querySelector("[data-live-status]");
+  var announce = section.querySelector("[data-live-announce]");
+  var LABELS = { connecting: "Connecting…", connected: "Live", offline: "Live updates off" };
+  var MEMBER_EVENTS = ["added", "removed", "role_changed"];
+  var FINAL_CLOSE_CODES = [1008, 4401, 4403];
+  var PING_INTERVAL = 25000;
+  var MAX_DELAY = 30000;
+
+  var socket = null;
+  var attempts = 0;
+  var connectedBefore = false;
+  var stopped = false;
+  var pingTimer = null;
+  var refreshTimer = null;
+  var refreshing = false;
+  var refreshAgain = false;
+
+  function setState(state) {
+    section.setAttribute("data-live-state", state);
+    if (status) {
+      status.setAttribute("data-state", state);
+      status.textContent = LABELS[state];
+    }
+  }
+
+  function refresh() {
+    if (refreshing) {
+      refreshAgain = true;
+      return;
+    }
+    refreshing = true;
+    window
+      .fetch(window.location.pathname, {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { Accept: "text/html" },
+      })
+      .then(function (response) {
+        if (!response.ok || response.redirected) {
+          window.location.reload();
+          throw new Error("HTTP " + response.status);
+        }
+        return response.text();
+      })
+      .then(function (html) {
+        var fresh = new DOMParser().parseFromString(html, "text/html").querySelector("[data-member-list]");
+        var current = section.querySelector("[data-member-list]");
+        if (fresh && current) {
+          current.replaceWith(document.importNode(fresh, true));
+          section.setAttribute("data-refreshed", String(Date.now()));
+          if (announce) {
+            announce.textContent = "The member list was updated.";
+          }
+        }
+      })
+      .catch(function () {
+        /* the next event or reconnect tries again */
+      })
+      .then(function () {
+        refreshing = false;
+        if (refreshAgain) {
+          refreshAgain = false;
+          refresh();
+        }
+      });
+  }
+
+  function scheduleRefresh() {
+    // Coalesce bursts (an ownership transfer sends two role changes).
+    window.clearTimeout(refreshTimer);
+    refreshTimer = window.setTimeout(refresh, 150);
+  }
+
+  function onMessage(event) {
+    var data;
+    try {
+      data = JSON.parse(event.data);
+    } catch (e) {
+      return;
+    }
+    var payload = data && data.payload;
+    if (!payload || payload.orgSlug !== slug) {
+      return;
+    }
+    if (data.type === "member_update" && MEMBER_EVENTS.indexOf(payload.event) !== -1) {
+      scheduleRefresh();
+    } else if (data.type === "org_update" && payload.event === "deleted") {
+      window.location.reload();
+    }
+  }
+
+  function retry() {
+    if (stopped) {
+      return;
+    }
+    attempts += 1;
+    var delay = Math.min(MAX_DELAY, 1000 * Math.pow(2, attempts - 1));
+    window.setTimeout(connect, delay / 2 + Math.random() * (delay / 2));
+  }
+
+  function connect() {
+    if (stopped) {
+      return;
+    }
+    setState("connecting");
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    try {
+      socket = new WebSocket(scheme + window.location.host + "/ws");
+    } catch (e) {
+      setState("offline");
+      retry();
+      return;
+    }
+    socket.addEventListener("open", function () {
+      attempts = 0;
+      setState("connected");
+      window.clearInterval(pingTimer);
+      pingTimer = window.setInterval(function () {
+        if (socket && socket.readyState === WebSocket.OPEN) {
+          socket.send('{"type":"ping"}');
+        }
+      }, PING_INTERVAL);
+      if (connectedBefore) {
+        scheduleRefresh(); // catch up on what happened while disconnected
+      }
+      connectedBefore = true;
+    });
+    socket.addEventListener("message", onMessage);
+    socket.addEventListener("close", function (event) {
+      window.clearInterval(pingTimer);
+      socket = null;
+      setState("offline");
+      if (FINAL_CLOSE_CODES.indexOf(event.code) !== -1) {
+        stopped = true;
+        return;
+      }
+      retry();
+    });
+  }
+
+  window.addEventListener("pagehide", function () {
+    stopped = true;
+    if (socket) {
+      socket.close(1000);
+    }
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted) {
+      stopped = false;
+      connect();
+    }
+  });
+
+  connect();
+})();
