@@ -249,19 +249,12 @@ def oauth_account_unlink(*, user: User, provider: str) -> None:
                 "This is your only way to sign in. Set a password or connect another provider first"
             )
         account.delete()
-        _sync_oauth_provider(user)
-        audit_record(
-            actor=user,
-            action="oauth_unlink",
-            target_type="user",
-            target_id=user.pk,
-            metadata={"provider": provider},
-        )
-        realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})
+        oauth_after_disconnect(user=user, provider=provider)
 
 
 def oauth_after_disconnect(*, user: User, provider: str) -> None:
-    """allauth's connections page removed an identity: keep the flag, audit, tell the user."""
+    """An identity was removed (here or on allauth's connections page): keep the flag, audit,
+    tell the user."""
     _sync_oauth_provider(user)
     audit_record(
         actor=user,

@@ -5,8 +5,7 @@ nested JSON, secrets in Sentry events and in the session store."""
 from __future__ import annotations
 
 import pytest
-import responses
-from allauth.socialaccount.models import SocialAccount, SocialApp
+from allauth.socialaccount.models import SocialAccount
 from django.conf import settings
 from django.test import Client
 from django.utils import timezone
@@ -16,38 +15,10 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-GITHUB_USER = {"id": 4242, "login": "octocat", "name": "Octo Cat", "email": None}
-
 
 @pytest.fixture(autouse=True)
 def _no_rate_limits(settings):
     settings.RATE_LIMIT_ENABLED = False
-
-
-@pytest.fixture
-def apps(db):
-    SocialApp.objects.create(provider="github", name="GitHub", client_id="gh-id", secret="gh-s")
-    SocialApp.objects.create(provider="google", name="Google", client_id="g-id", secret="g-s")
-
-
-@pytest.fixture
-def github(apps):
-    def answer(user=GITHUB_USER, emails=None):
-        emails = (
-            emails
-            if emails is not None
-            else [{"email": "octo@example.com", "primary": True, "verified": True}]
-        )
-        rsps.add(
-            responses.POST,
-            "https://github.com/login/oauth/access_token",
-            json={"access_token": "gho_test", "token_type": "bearer", "scope": "read:user"},
-        )
-        rsps.add(responses.GET, "https://api.github.com/user", json=user)
-        rsps.add(responses.GET, "https://api.github.com/user/emails", json=emails)
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield answer
 
 
 def api_oauth(client, provider="github"):
@@ -104,7 +75,9 @@ def test_api_oauth_without_a_provider_email_ends_at_the_front_end(client, github
     assert response["Location"].startswith(f"{settings.FRONTEND_URL}/auth/callback")
 
 
-def test_disconnecting_on_the_connections_page_clears_the_oauth_provider_flag(client, alice, apps):
+def test_disconnecting_on_the_connections_page_clears_the_oauth_provider_flag(
+    client, alice, oauth_apps
+):
     from allauth.account.models import EmailAddress
 
     from accounts.oauth import _sync_oauth_provider

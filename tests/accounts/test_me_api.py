@@ -27,14 +27,8 @@ def me(api, alice):
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "media")},
-        },
-    }
+def _media(media_storage):
+    return media_storage
 
 
 def image_bytes(kind="PNG", size=(300, 200), color=(200, 30, 30)) -> bytes:

@@ -18,36 +18,7 @@ from security.models import AuditLog
 from tests.accounts.helpers import enrol, totp_code
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 
-pytestmark = pytest.mark.django_db
-GITHUB_USER = {"id": 4242, "login": "octocat", "name": "Octo Cat", "email": None}
-
-
-@pytest.fixture(autouse=True)
-def apps(db):
-    SocialApp.objects.create(provider="github", name="GitHub", client_id="gh-id", secret="gh-s")
-    SocialApp.objects.create(provider="google", name="Google", client_id="g-id", secret="g-s")
-
-
-@pytest.fixture
-def github():
-    """GitHub's token, user and emails endpoints."""
-
-    def answer(user=GITHUB_USER, emails=None):
-        emails = (
-            emails
-            if emails is not None
-            else [{"email": "octo@example.com", "primary": True, "verified": True}]
-        )
-        rsps.add(
-            responses.POST,
-            "https://github.com/login/oauth/access_token",
-            json={"access_token": "gho_test", "token_type": "bearer", "scope": "read:user"},
-        )
-        rsps.add(responses.GET, "https://api.github.com/user", json=user)
-        rsps.add(responses.GET, "https://api.github.com/user/emails", json=emails)
-
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield answer
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("oauth_apps")]
 
 
 def start(client, provider="github", link=False):

@@ -46,16 +46,8 @@ DELETE, CANCEL = "/api/v1/users/me/delete", "/api/v1/users/me/delete/cancel"
 
 
 @pytest.fixture(autouse=True)
-def private_storage(settings, tmp_path):
-    """Exports go to a throwaway private directory."""
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "private": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "private")},
-        },
-    }
-    return tmp_path / "private"
+def _private(private_storage):
+    return private_storage
 
 
 @pytest.fixture
