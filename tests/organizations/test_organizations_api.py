@@ -230,3 +230,48 @@ def test_removing_members(as_user, alice, bob, dave, acme):
     assert as_user(dave).delete(f"/api/v1/organizations/acme/members/{bob.pk}").status_code == 200
     assert as_user(dave).delete(f"/api/v1/organizations/acme/members/{bob.pk}").status_code == 404
     assert as_user(bob).get("/api/v1/organizations/acme").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("path", "grow"),
+    [
+        ("/api/v1/organizations", "orgs"),
+        ("/api/v1/organizations/acme/invitations", "invitations"),
+        ("/api/v1/organizations/acme/api-keys", "keys"),
+    ],
+)
+def test_the_other_lists_keep_a_constant_query_count(as_user, alice, acme, path, grow):
+    from datetime import timedelta
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    from organizations.models import Invitation
+    from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+    from tests.organizations.conftest import make_key
+
+    client = as_user(alice)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(path).status_code == 200
+        own = ("organizations_", "accounts_user")
+        return len([q for q in captured.captured_queries if any(t in q["sql"] for t in own)])
+
+    queries()
+    few = queries()
+    for n in range(8):
+        if grow == "orgs":
+            MembershipFactory(organization=OrganizationFactory(), user=alice)
+        elif grow == "invitations":
+            Invitation.objects.create(
+                organization=acme,
+                email=f"i{n}@example.com",
+                token_hash=f"{n:064d}",
+                invited_by=UserFactory(),
+                expires_at=timezone.now() + timedelta(days=1),
+            )
+        else:
+            make_key(acme)
+    assert queries() == few
