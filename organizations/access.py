@@ -41,19 +41,25 @@ class OrgActor:
         return {"api_key_id": self.api_key.pk} if self.api_key else {}
 
 
-def _membership_key(organization_id: int, user_id: int) -> str:
-    return f"org:membership:{organization_id}:{user_id}"
+def _generation_key(organization_id: int, user_id: int) -> str:
+    return f"org:membership:gen:{organization_id}:{user_id}"
 
 
 def membership_role_cached(*, organization_id: int, user_id: int) -> str | None:
-    """The user's active role in the org (None: not an active member), through a short cache
-    that every membership change clears."""
-    key = _membership_key(organization_id, user_id)
+    """The user's active role in the org (None: not an active member), through a short cache.
+
+    Cached roles are keyed by a per-(org, user) generation that every change bumps, so a slow
+    request that read the old role just before a change can only refill a key nobody reads."""
+    generation = cache.get(_generation_key(organization_id, user_id), 0)
+    key = f"org:membership:{organization_id}:{user_id}:{generation}"
     role = cache.get(key)
     if role is None:
         role = (
             Membership.objects.filter(
-                organization_id=organization_id, user_id=user_id, status=MembershipStatus.ACTIVE
+                organization_id=organization_id,
+                user_id=user_id,
+                status=MembershipStatus.ACTIVE,
+                organization__deleted_at__isnull=True,
             )
             .values_list("role", flat=True)
             .first()
@@ -63,7 +69,15 @@ def membership_role_cached(*, organization_id: int, user_id: int) -> str | None:
 
 
 def membership_cache_clear(organization_id: int, user_id: int) -> None:
-    """Forget a cached role now and again after the commit (no stale read in between)."""
-    key = _membership_key(organization_id, user_id)
-    cache.delete(key)
-    transaction.on_commit(lambda: cache.delete(key))
+    """Make cached roles of this member stale now and again after the commit."""
+
+    def bump() -> None:
+        key = _generation_key(organization_id, user_id)
+        cache.add(key, 0, timeout=None)
+        try:
+            cache.incr(key)
+        except ValueError:  # evicted between add and incr
+            cache.set(key, 1, timeout=None)
+
+    bump()
+    transaction.on_commit(bump)

@@ -1,19 +1,28 @@
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from config.errors import DomainError
 from organizations.access import OrgActor
 from organizations.models import Invitation, Membership, Organization, OrgAPIKey, OrgRole, Plan
 
 
 class MembershipInline(admin.TabularInline):
+    """Read-only: roles and removals go through the services (owner rule, cached roles,
+    events), from the members admin's actions or the API."""
+
     model = Membership
     fk_name = "organization"
     extra = 0
-    raw_id_fields = ("user", "invited_by")
     fields = ("user", "role", "status", "joined_at")
+    readonly_fields = fields
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
 
 class InvitationInline(admin.TabularInline):
@@ -71,13 +80,51 @@ class OrganizationAdmin(admin.ModelAdmin):
     actions = [_set_plan(p) for p in Plan.values]
 
 
+def _change_role(role: str) -> object:
+    @admin.action(description=f"Make {role}")
+    def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
+        from organizations.services import member_role_change
+
+        for membership in queryset.select_related("organization"):
+            actor = OrgActor(organization=membership.organization, role=OrgRole.OWNER)
+            try:
+                member_role_change(actor=actor, user_id=membership.user_id, role=role)
+            except DomainError as exc:
+                modeladmin.message_user(request, f"{membership}: {exc.message}", messages.ERROR)
+
+    action.__name__ = f"make_{role}"
+    return action
+
+
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
+    """Memberships change only through the services (the org keeps an owner, cached roles are
+    cleared, members are told): actions below, no direct edits."""
+
     list_display = ("organization", "user", "role", "status", "joined_at")
     list_filter = ("role", "status")
     search_fields = ("organization__slug", "user__email")
-    raw_id_fields = ("organization", "user", "invited_by")
     list_select_related = ("organization", "user")
+    readonly_fields = ("organization", "user", "role", "status", "invited_by", "joined_at")
+    exclude = ("last_selected_at",)
+    actions = [*(_change_role(r) for r in OrgRole.values), "remove_members"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    @admin.action(description="Remove from the organization")
+    def remove_members(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        from organizations.services import member_remove
+
+        for membership in queryset.select_related("organization"):
+            actor = OrgActor(organization=membership.organization, role=OrgRole.OWNER)
+            try:
+                member_remove(actor=actor, user_id=membership.user_id)
+            except DomainError as exc:
+                self.message_user(request, f"{membership}: {exc.message}", messages.ERROR)
 
 
 @admin.register(Invitation)

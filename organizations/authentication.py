@@ -78,11 +78,10 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.PermissionDenied("API keys work only on their organization's routes")
         if match.group("slug") != key.organization.slug:
             raise exceptions.NotFound("Organization not found")
-        now = timezone.now()
-        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_EVERY:
-            OrgAPIKey.objects.filter(pk=key.pk).update(last_used_at=now)
-            key.last_used_at = now
-            cache.set(_cache_key(key.key_hash), key, timeout=KEY_CACHE_TTL)
+        # last_used_at at most once a minute; a separate marker, so the key row itself is never
+        # re-cached here (a revocation racing this request must stay visible).
+        if cache.add(f"org:apikey:used:{key.pk}", 1, timeout=int(LAST_USED_EVERY.total_seconds())):
+            OrgAPIKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
         return AnonymousUser(), key
 
     def authenticate_header(self, request: Request) -> str:

@@ -17,6 +17,7 @@ from rest_framework.request import Request
 from config.errors import Forbidden, NotFound, Unauthorized
 from organizations.access import OrgActor, membership_role_cached
 from organizations.models import Organization, OrgAPIKey, OrgRole
+from organizations.services import SLUG_RE
 
 NOT_FOUND = "Organization not found"
 
@@ -24,9 +25,11 @@ NOT_FOUND = "Organization not found"
 def org_actor_resolve(request: Request, slug: str | None) -> OrgActor:
     """Who the caller is in the org named by the route, or 401/404."""
     slug = slug or request.META.get("HTTP_X_ORGANIZATION_SLUG", "")
+    if len(slug) > 63 or not SLUG_RE.match(slug):  # never a real org (and never a DB error)
+        raise NotFound(NOT_FOUND)
     if isinstance(request.auth, OrgAPIKey):
         key = request.auth
-        if key.organization.slug != slug:
+        if key.organization.slug != slug or key.organization.deleted_at is not None:
             raise NotFound(NOT_FOUND)
         return OrgActor(organization=key.organization, role=key.role, api_key=key)
     user = request.user

@@ -80,8 +80,16 @@ def _seat_error(organization: Organization) -> SeatLimitReached:
 
 
 def _lock(organization: Organization) -> Organization:
-    """Serialise writes that count members or owners (seats, the last owner)."""
-    return Organization.objects.select_for_update().get(pk=organization.pk)
+    """Serialise writes that count members or owners (seats, the last owner). A deleted
+    organization takes no more writes."""
+    locked = (
+        Organization.objects.select_for_update()
+        .filter(pk=organization.pk, deleted_at__isnull=True)
+        .first()
+    )
+    if locked is None:
+        raise NotFound("Organization not found")
+    return locked
 
 
 def _owners(organization: Organization) -> Any:
@@ -191,9 +199,14 @@ def organization_delete(*, actor: OrgActor) -> None:
         organization.deleted_at = now
         organization.save(update_fields=["deleted_at", "updated_at"])
         _pending_invitations(organization).update(cancelled_at=now)
-        OrgAPIKey.objects.filter(organization=organization, revoked_at__isnull=True).update(
-            revoked_at=now
-        )
+        from organizations.authentication import api_key_cache_clear
+
+        keys = OrgAPIKey.objects.filter(organization=organization, revoked_at__isnull=True)
+        digests = list(keys.values_list("key_hash", flat=True))
+        keys.update(revoked_at=now)
+        for digest in digests:
+            api_key_cache_clear(digest)
+            transaction.on_commit(lambda d=digest: api_key_cache_clear(d))
         for user_id in member_ids:
             membership_cache_clear(organization.pk, user_id)
         _audit(actor, "organization_delete", organization)
@@ -231,7 +244,11 @@ def ownership_transfer(*, actor: OrgActor, user_id: int) -> Organization:
         organization = _lock(actor.organization)
         if user_id == user.pk:  # type: ignore[attr-defined]
             raise BadRequest("You already own this organization")
-        target = _active_members(organization).filter(user_id=user_id).first()
+        target = (
+            _active_members(organization)
+            .filter(user_id=user_id, user__is_active=True, user__deleted_at__isnull=True)
+            .first()
+        )
         if target is None:
             raise NotFound("Member not found")
         mine = _active_members(organization).get(user=user)
@@ -284,6 +301,10 @@ def member_role_change(*, actor: OrgActor, user_id: int, role: str) -> Membershi
             raise NotFound("Member not found")
         if OrgRole.OWNER in (role, membership.role) and not actor.at_least(OrgRole.OWNER):
             raise Forbidden("Only owners can grant or change the owner role")
+        if role == OrgRole.OWNER and not (
+            membership.user.is_active and membership.user.deleted_at is None
+        ):
+            raise BadRequest("An inactive account cannot own an organization")
         if membership.role == role:
             return membership
         if membership.role == OrgRole.OWNER and _owners(organization).count() <= 1:
@@ -534,4 +555,5 @@ def api_key_revoke(*, actor: OrgActor, key_id: int) -> None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
         api_key_cache_clear(key.key_hash)
+        transaction.on_commit(lambda: api_key_cache_clear(key.key_hash))
         _audit(actor, "api_key_revoke", key)
