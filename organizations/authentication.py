@@ -80,8 +80,10 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
             raise exceptions.NotFound("Organization not found")
         # last_used_at at most once a minute; a separate marker, so the key row itself is never
         # re-cached here (a revocation racing this request must stay visible).
-        if cache.add(f"org:apikey:used:{key.pk}", 1, timeout=int(LAST_USED_EVERY.total_seconds())):
-            OrgAPIKey.objects.filter(pk=key.pk).update(last_used_at=timezone.now())
+        now = timezone.now()
+        minute = int(now.timestamp() // LAST_USED_EVERY.total_seconds())
+        if cache.add(f"org:apikey:used:{key.pk}:{minute}", 1, timeout=120):
+            OrgAPIKey.objects.filter(pk=key.pk).update(last_used_at=now)
         return AnonymousUser(), key
 
     def authenticate_header(self, request: Request) -> str:
