@@ -27,13 +27,6 @@ from config.net import request_client_ip
 from security.system_settings import get_setting
 
 
-def page_meta(request: HttpRequest) -> services.RequestMeta:
-    return services.RequestMeta(
-        ip=request_client_ip(request) or None,
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-    )
-
-
 def sign_in_method(request: HttpRequest, user: User) -> str:
     """What the allauth login recorded: OAuth provider, password + TOTP, or password."""
     records = get_authentication_records(request, user)
@@ -58,7 +51,7 @@ class AccountAdapter(DefaultAccountAdapter):
             return services.credentials_check(
                 email=credentials.get("email", ""),
                 password=credentials.get("password", ""),
-                meta=page_meta(request),
+                meta=services.RequestMeta.of(request),
             )
         except Unauthorized as exc:
             if exc.code == "UNAUTHORIZED":
@@ -103,7 +96,7 @@ class AccountAdapter(DefaultAccountAdapter):
             request.session.save()
         sign_in = services.sign_in_complete(
             user=user,
-            meta=page_meta(request),
+            meta=services.RequestMeta.of(request),
             method=sign_in_method(request, user),
             django_session_key=request.session.session_key or "",
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
+from django.http import HttpResponseBase, HttpResponseRedirect
 from django.middleware.csrf import rotate_token
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -45,13 +45,6 @@ from config.responses import envelope
 from security.serializers import MessageOutput
 
 
-def request_meta(request: Request | HttpRequest) -> services.RequestMeta:
-    return services.RequestMeta(
-        ip=request_client_ip(request) or None,
-        user_agent=request.META.get("HTTP_USER_AGENT", ""),
-    )
-
-
 def auth_response(sign_in: services.SignIn, *, status: int = 200) -> Response:
     body = {
         "user": user_data(sign_in.user),
@@ -88,7 +81,9 @@ class RegisterView(PublicView):
     def post(self, request: Request) -> Response:
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
-        sign_in = services.user_register(**data.validated_data, meta=request_meta(request))
+        sign_in = services.user_register(
+            **data.validated_data, meta=services.RequestMeta.of(request)
+        )
         rotate_token(request._request)
         return auth_response(sign_in, status=201)
 
@@ -101,7 +96,7 @@ class LoginView(PublicView):
     def post(self, request: Request) -> Response:
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
-        sign_in = services.auth_login(**data.validated_data, meta=request_meta(request))
+        sign_in = services.auth_login(**data.validated_data, meta=services.RequestMeta.of(request))
         rotate_token(request._request)
         return auth_response(sign_in)
 
@@ -117,7 +112,7 @@ class TokenView(PublicView):
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
         return token_response(
-            services.auth_login(**data.validated_data, meta=request_meta(request))
+            services.auth_login(**data.validated_data, meta=services.RequestMeta.of(request))
         )
 
 
@@ -128,7 +123,8 @@ class RefreshView(PublicView):
     @extend_schema(operation_id="auth_refresh", request=None, responses={200: AuthResponseOutput})
     def post(self, request: Request) -> Response:
         sign_in = services.session_refresh(
-            refresh_token=request.COOKIES.get(REFRESH_COOKIE, ""), meta=request_meta(request)
+            refresh_token=request.COOKIES.get(REFRESH_COOKIE, ""),
+            meta=services.RequestMeta.of(request),
         )
         return auth_response(sign_in)
 
@@ -150,7 +146,8 @@ class TokenRefreshView(PublicView):
         data.is_valid(raise_exception=True)
         return token_response(
             services.session_refresh(
-                refresh_token=data.validated_data["refresh_token"], meta=request_meta(request)
+                refresh_token=data.validated_data["refresh_token"],
+                meta=services.RequestMeta.of(request),
             )
         )
 
@@ -428,8 +425,6 @@ class OAuthStartView(APIView):
     def delete(self, request: Request, provider: str) -> Response:
         if not request.user.is_authenticated:
             raise Unauthorized()
-        if provider not in oauth.PROVIDERS:
-            raise NotFound("Unknown OAuth provider")
         oauth.oauth_account_unlink(user=request.user, provider=provider)
         return envelope(f"{provider.title()} account disconnected")
 

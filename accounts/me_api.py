@@ -32,6 +32,7 @@ from accounts.models import User
 from accounts.serializers import UserEnvelopeOutput, iso, user_data
 from config.errors import BadRequest, NotFound
 from config.net import request_client_ip
+from config.pagination import int_param
 from config.responses import envelope
 from security.serializers import MessageOutput
 
@@ -199,8 +200,6 @@ class ConnectedAccountsView(APIView):
 class ConnectedAccountDetailView(APIView):
     @extend_schema(operation_id="me_connected_account_unlink", responses={200: MessageOutput})
     def delete(self, request: Request, provider: str) -> Response:
-        if provider not in oauth.PROVIDERS:
-            raise NotFound("Unknown OAuth provider")
         oauth.oauth_account_unlink(user=request.user, provider=provider)
         return envelope(f"{provider.title()} account disconnected")
 
@@ -213,11 +212,7 @@ class ActivityView(APIView):
         responses={200: ActivityPage},
     )
     def get(self, request: Request) -> Response:
-        try:
-            limit = int(request.query_params.get("limit", 10))
-        except ValueError:
-            limit = 10
-        limit = limit if 1 <= limit <= 50 else 10
+        limit = int_param(request, "limit", default=10, minimum=1, maximum=50)
         entries, total = selectors.activity_list(user=request.user, limit=limit)
         activities = [_activity(e) for e in entries]
         return Response({"activities": activities, "count": len(activities), "total": total})

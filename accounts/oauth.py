@@ -237,7 +237,10 @@ def account_email(account: SocialAccount) -> str:
 
 
 def oauth_account_unlink(*, user: User, provider: str) -> None:
-    """Remove a connected provider (404 if not linked; 400 if it is the last way to sign in)."""
+    """Remove a connected provider (404 if unknown or not linked; 400 if it is the last way to
+    sign in)."""
+    if provider not in PROVIDERS:
+        raise NotFound("Unknown OAuth provider")
     with transaction.atomic():
         User.objects.select_for_update().filter(pk=user.pk).first()
         account = SocialAccount.objects.filter(user=user, provider=provider).first()

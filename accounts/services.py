@@ -12,6 +12,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.sessions.backends.base import SessionBase
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
 from accounts.devices import parse_device
@@ -36,7 +37,7 @@ from config.errors import (
     Unauthorized,
     ValidationFailed,
 )
-from config.net import parse_ip
+from config.net import parse_ip, request_client_ip
 from security.crypto import new_token, token_hash, token_hash_candidates
 from security.services import audit_record
 from security.system_settings import get_setting
@@ -48,8 +49,18 @@ FAILURE_WINDOW = timedelta(minutes=15)
 
 @dataclass(frozen=True)
 class RequestMeta:
+    """Where a sign-in comes from (client IP, user agent), taken from the request by the views
+    (API, pages, allauth adapters) and handed to the services."""
+
     ip: str | None
     user_agent: str
+
+    @classmethod
+    def of(cls, request: HttpRequest) -> RequestMeta:
+        return cls(
+            ip=request_client_ip(request) or None,
+            user_agent=request.META.get("HTTP_USER_AGENT", ""),
+        )
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import staff
-from accounts.api import request_meta
+from accounts import services, staff
 from accounts.authentication import ACCESS_COOKIE, TokenFailed, presented_token, user_for_claims
 from accounts.cookies import set_auth_cookies
 from accounts.permissions import IsStaff, IsSuperAdmin
@@ -264,7 +263,7 @@ class ImpersonateView(APIView):
             admin=request.user,
             user_id=data.validated_data["user_id"],
             reason=data.validated_data["reason"],
-            meta=request_meta(request),
+            meta=services.RequestMeta.of(request),
             impersonating=bool(_claims(request).get("original_user_id")),
         )
         sign_in = result.sign_in
@@ -293,7 +292,7 @@ class StopImpersonateView(APIView):
             user=request.user,
             claims=_claims(request),
             access_token=presented_token(request._request),
-            meta=request_meta(request),
+            meta=services.RequestMeta.of(request),
         )
         response = Response(
             {
@@ -321,7 +320,7 @@ def impersonation_stop_page(request: HttpRequest) -> HttpResponse:
             user=user_for_claims(claims),
             claims=claims,
             access_token=token,
-            meta=request_meta(request),
+            meta=services.RequestMeta.of(request),
         )
     except DomainError as exc:
         messages.error(request, exc.message)

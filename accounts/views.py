@@ -13,19 +13,17 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import selectors, services, two_factor, verification
-from accounts.adapters import page_meta
 from accounts.forms import CodeForm, NewPasswordForm
 from accounts.models import User, UserSession
+from accounts.stages import TwoFactorStage
 from config.errors import DomainError
 from config.net import request_client_ip
-
-TWO_FACTOR_STAGE = "keel_2fa"
 
 
 @require_http_methods(["GET", "POST"])
 def two_factor_challenge(request: HttpRequest) -> HttpResponse:
     """Sign-in step 2 for users with 2FA: a TOTP or backup code, with the 2FA lockout."""
-    stage = LoginStageController.enter(request, TWO_FACTOR_STAGE)
+    stage = LoginStageController.enter(request, TwoFactorStage.key)
     if stage is None or stage.login.user is None:
         return redirect("account_login")
     user: User = stage.login.user
@@ -33,7 +31,7 @@ def two_factor_challenge(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.second_factor_check(
-                user=user, otp_code=form.cleaned_data["code"], meta=page_meta(request)
+                user=user, otp_code=form.cleaned_data["code"], meta=services.RequestMeta.of(request)
             )
         except DomainError as exc:
             form.add_error("code", exc.message)

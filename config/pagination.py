@@ -11,7 +11,8 @@ from django.db.models import QuerySet
 from rest_framework.request import Request
 
 
-def _int_param(request: Request, name: str, default: int, minimum: int, maximum: int) -> int:
+def int_param(request: Request, name: str, default: int, minimum: int, maximum: int) -> int:
+    """An integer query parameter; missing, malformed or out of range gives `default`."""
     try:
         value = int(request.query_params.get(name, default))
     except (TypeError, ValueError):
@@ -49,8 +50,8 @@ def paginate_page(
     max_limit: int = 100,
 ) -> Page:
     """`page`/`limit` style: page ≥ 1 (1), limit 1..max (default); out of range → default."""
-    page = _int_param(request, "page", 1, 1, 10**9)
-    limit = _int_param(request, "limit", default_limit, 1, max_limit)
+    page = int_param(request, "page", 1, 1, 10**9)
+    limit = int_param(request, "limit", default_limit, 1, max_limit)
     total = queryset.count() if isinstance(queryset, QuerySet) else len(queryset)
     start = (page - 1) * limit
     return Page(items=list(queryset[start : start + limit]), total=total, page=page, limit=limit)
@@ -64,6 +65,6 @@ def paginate_offset(
     max_limit: int = 100,
 ) -> list[Any]:
     """`limit`/`offset` style: returns the slice (the response is a bare array)."""
-    limit = _int_param(request, "limit", default_limit, 1, max_limit)
-    offset = _int_param(request, "offset", 0, 0, 10**12)
+    limit = int_param(request, "limit", default_limit, 1, max_limit)
+    offset = int_param(request, "offset", 0, 0, 10**12)
     return list(queryset[offset : offset + limit])
