@@ -151,3 +151,20 @@ def test_production_refuses_a_weak_jwt_secret(tmp_path):
     result = run_manage("check", **production_env(tmp_path, JWT_SECRET="secret" * 8))
     assert result.returncode != 0
     assert "JWT_SECRET is too weak" in result.stderr
+
+
+def test_production_hashes_passwords_with_argon2_and_the_tests_with_cheap_argon2():
+    """The suite's fast hasher is a test-only prefix; production's first hasher is Django's
+    Argon2 with its default parameters, and it verifies the test hashes."""
+    import importlib
+
+    from django.conf import settings
+    from django.contrib.auth.hashers import Argon2PasswordHasher, check_password, make_password
+
+    production = importlib.import_module("config.settings").PASSWORD_HASHERS
+    assert production[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
+    assert ["tests.hashers.FastArgon2PasswordHasher", *production] == settings.PASSWORD_HASHERS
+    encoded = make_password("S3cret-pass")
+    assert encoded.startswith("argon2$")
+    assert Argon2PasswordHasher().verify("S3cret-pass", encoded)
+    assert check_password("S3cret-pass", encoded)

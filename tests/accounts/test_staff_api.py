@@ -27,15 +27,6 @@ META = services.RequestMeta(ip="198.51.100.20", user_agent="pytest")
 
 
 @pytest.fixture(autouse=True)
-def _fast_hashing(settings):
-    """Many users are created here: hash their passwords cheaply."""
-    settings.PASSWORD_HASHERS = [
-        "django.contrib.auth.hashers.MD5PasswordHasher",
-        *settings.PASSWORD_HASHERS,
-    ]
-
-
-@pytest.fixture(autouse=True)
 def _no_impersonator_leak():
     """JWT authentication sets this context variable and nothing resets it between requests
     of one thread (reported); keep it from leaking between tests."""
