@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import HttpResponseBase, HttpResponseRedirect
 from django.middleware.csrf import rotate_token
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -153,12 +154,21 @@ class TokenRefreshView(PublicView):
 
 
 @extend_schema(tags=["auth"])
+def readable_body(request: Request) -> Any:
+    """The parsed body, or `{}` when it cannot be parsed (malformed, unsupported media type):
+    for the endpoints that must not fail on their input."""
+    try:
+        return request.data
+    except (ParseError, UnsupportedMediaType):
+        return {}
+
+
 class LogoutView(PublicView):
     """Never fails: revokes what it can identify, clears the cookies."""
 
     @extend_schema(operation_id="auth_logout", request=LogoutInput, responses={200: MessageOutput})
     def post(self, request: Request) -> Response:
-        data = LogoutInput(data=request.data)
+        data = LogoutInput(data=readable_body(request))
         body_token = data.validated_data.get("refresh_token") if data.is_valid() else None
         services.auth_logout(
             access_token=presented_token(request._request),
