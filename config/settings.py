@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -371,7 +372,23 @@ WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
 
 # --- Email ------------------------------------------------------------------------------------
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+
+
+def _email_config(url: str) -> dict[str, object]:
+    """django-environ's email settings, except the `filemail://` directory: environ drops the
+    leading slash of `filemail:///var/mail` (a relative `var/mail` under the working directory);
+    here the URL's host and path are the directory, absolute as written, or relative to the
+    project (`filemail://var/mail`); `filemail://` alone is `var/mail`."""
+    config = env.email_url_config(url)
+    if url.startswith("filemail:"):
+        parts = urlsplit(url)
+        written = unquote(parts.netloc + parts.path)
+        directory = BASE_DIR / written if written else VAR_DIR / "mail"
+        config["EMAIL_FILE_PATH"] = os.path.normpath(directory)
+    return config
+
+
+EMAIL_CONFIG = _email_config(env.str("EMAIL_URL", default="consolemail://"))
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Keel <noreply@example.com>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

@@ -126,6 +126,34 @@ def test_email_url_selects_the_backend(url, backend):
     assert result.stdout.strip() == backend
 
 
+def test_filemail_writes_to_the_absolute_directory_of_the_url(tmp_path):
+    mail_dir = tmp_path / "mail" / "keel"
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; from django.core.mail import send_mail;"
+        "send_mail('Hi', 'Body', None, ['a@example.com']); print(s.EMAIL_FILE_PATH)",
+        EMAIL_URL=f"filemail://{mail_dir}",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(mail_dir)
+    assert len(list(mail_dir.iterdir())) == 1
+    assert not (ROOT / str(mail_dir).lstrip("/")).exists()
+
+
+def test_a_relative_filemail_directory_is_under_the_project():
+    result = run_manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from django.conf import settings as s; print(s.EMAIL_FILE_PATH)",
+        EMAIL_URL="filemail://var/test-mail",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == str(ROOT / "var" / "test-mail")
+
+
 def test_production_cookies_are_secure(tmp_path):
     result = run_manage(
         "shell",
