@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, `/ws` through Channels."""
+"""ASGI entry point: HTTP through Django, `/ws` through Channels, lifespan for shutdown hooks."""
 
 from __future__ import annotations
 
@@ -16,12 +16,16 @@ from django.urls import path  # noqa: E402
 
 from config.asgi_limits import BodyLimitASGIMiddleware  # noqa: E402
 from config.consumers import EventsConsumer  # noqa: E402
+from config.shutdown import LifespanMiddleware, register_atexit  # noqa: E402
 
 websocket_urlpatterns = [path("ws", EventsConsumer.as_asgi())]
 
-application = ProtocolTypeRouter(
-    {
-        "http": BodyLimitASGIMiddleware(django_asgi_app),
-        "websocket": SessionMiddlewareStack(URLRouter(websocket_urlpatterns)),
-    }
+application = LifespanMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": BodyLimitASGIMiddleware(django_asgi_app),
+            "websocket": SessionMiddlewareStack(URLRouter(websocket_urlpatterns)),
+        }
+    )
 )
+register_atexit()  # servers without the lifespan protocol

@@ -500,6 +500,8 @@ PRINCIPAL_RESOLVERS = [
     "accounts.authentication.jwt_principal",
     "security.principal.session_principal",
 ]
+# Run when a web process stops (config/shutdown.py): write what is still only in memory.
+SHUTDOWN_HOOKS = ["security.blocklist.flush_hits"]
 
 CACHE_HEADERS_ENABLED = env.bool("CACHE_HEADERS_ENABLED", default=True)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -4,7 +4,9 @@ Each process keeps the active blocks in memory (a dict of exact addresses and a 
 networks). Every lookup reads one shared version stamp from the cache; a write bumps the
 stamp after commit, so with a shared cache (Redis) every process reloads at once. With a
 per-process cache the copy is also reloaded every LOCAL_TTL seconds. Hit counts are added
-up in memory and written in batches.
+up in memory and written in batches: a timer writes them HIT_FLUSH_SECONDS after the first
+unwritten hit (no later hit is needed), and the process writes what is left when it stops
+(`settings.SHUTDOWN_HOOKS`, config/shutdown.py).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db import DatabaseError
+from django.db import DatabaseError, connections
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -54,7 +56,7 @@ class _BlockSet:
 _lock = threading.Lock()
 _blocks = _BlockSet()
 _pending_hits: Counter[int] = Counter()
-_last_flush = time.monotonic()
+_flush_timer: threading.Timer | None = None
 _stamp = VersionStamp(VERSION_KEY)
 
 
@@ -117,30 +119,53 @@ def find_block(ip: str) -> int | None:
 
 
 def record_hit(block_id: int) -> None:
-    """Count a refused request; written to the database at most every HIT_FLUSH_SECONDS."""
-    global _last_flush
+    """Count a refused request; written HIT_FLUSH_SECONDS after the first unwritten hit."""
     with _lock:
         _pending_hits[block_id] += 1
-        if time.monotonic() - _last_flush < HIT_FLUSH_SECONDS:
-            return
-        pending = dict(_pending_hits)
-        _pending_hits.clear()
-        _last_flush = time.monotonic()
-    flush_hits(pending)
+        _arm_flush_timer()
 
 
-def flush_hits(pending: dict[int, int] | None = None) -> None:
+def _arm_flush_timer() -> None:
+    """Start the flush timer unless one is waiting (call with `_lock` held)."""
+    global _flush_timer
+    if _flush_timer is None:
+        _flush_timer = threading.Timer(HIT_FLUSH_SECONDS, _flush_on_timer)
+        _flush_timer.daemon = True  # never holds the process up; shutdown flushes instead
+        _flush_timer.start()
+
+
+def _flush_on_timer() -> None:
+    try:
+        flush_hits()
+    finally:
+        connections.close_all()  # this thread's own connections
+
+
+def flush_hits() -> None:
+    """Write the counted hits now (the timer, process shutdown). Counts that cannot be
+    written stay pending and are tried again by a new timer."""
     from security.models import IPBlock
 
-    if pending is None:
-        with _lock:
-            pending = dict(_pending_hits)
-            _pending_hits.clear()
+    global _flush_timer
+    with _lock:
+        pending = dict(_pending_hits)
+        _pending_hits.clear()
+        if _flush_timer is not None:
+            _flush_timer.cancel()  # a no-op when it is the timer that runs this
+            _flush_timer = None
     now = timezone.now()
-    for block_id, count in pending.items():
-        IPBlock.objects.filter(pk=block_id).update(
-            hit_count=F("hit_count") + count, last_hit_at=now
-        )
+    for block_id, count in list(pending.items()):
+        try:
+            IPBlock.objects.filter(pk=block_id).update(
+                hit_count=F("hit_count") + count, last_hit_at=now
+            )
+        except DatabaseError:
+            logger.warning("could not write IP block hit counts; will retry", exc_info=True)
+            with _lock:
+                _pending_hits.update(pending)
+                _arm_flush_timer()
+            return
+        del pending[block_id]
 
 
 def bump_version() -> None:
@@ -154,6 +179,10 @@ def reset_local() -> None:
 
 
 def discard_pending_hits() -> None:
-    """Drop hit counts not yet written (tests)."""
+    """Drop hit counts not yet written and the timer that would write them (tests)."""
+    global _flush_timer
     with _lock:
         _pending_hits.clear()
+        if _flush_timer is not None:
+            _flush_timer.cancel()
+            _flush_timer = None

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -236,3 +237,33 @@ def test_a_killed_worker_leaves_no_orphaned_pool(serve: Served):
     serve.proc.wait(timeout=STOP_TIMEOUT)
     left = wait_gone(pool, timeout=5)
     assert not left, f"the killed worker's processes still run: {sorted(left)}"
+
+
+def test_stopping_serve_writes_the_blocklist_hits_still_in_memory(
+    serve: Served, serve_env: dict[str, str]
+):
+    created = subprocess.run(
+        [sys.executable, "manage.py", "shell", "--no-imports", "-c",
+         "from security.models import IPBlock;"
+         "print(IPBlock.objects.create(ip_address='127.0.0.1', reason='serve test').pk)"],
+        cwd=BASE_DIR, env=serve_env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    block_id = int(created.stdout.strip())
+    refused = 0
+    deadline = time.monotonic() + 15  # the web process reloads its copy within 5 s
+    while refused == 0:
+        refused += get_json(f"{serve.base}/api/v1/csrf-token")[0] == 403
+        assert time.monotonic() < deadline, serve.output()
+        time.sleep(0.1)
+    for _ in range(4):  # a burst, then the stop: no later hit, no timer yet
+        refused += get_json(f"{serve.base}/api/v1/csrf-token")[0] == 403
+    serve.proc.send_signal(signal.SIGINT)
+    assert serve.proc.wait(timeout=STOP_TIMEOUT) == 0, serve.output()
+    database = serve_env["DATABASE_URL"].removeprefix("sqlite:///")
+    with contextlib.closing(sqlite3.connect(database)) as db, db:
+        (hits,) = db.execute(
+            "SELECT hit_count FROM security_ipblock WHERE id = ?", (block_id,)
+        ).fetchone()
+        db.execute("DELETE FROM security_ipblock WHERE id = ?", (block_id,))
+    assert hits == refused == 5

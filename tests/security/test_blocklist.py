@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import pytest
+from asgiref.sync import async_to_sync
+from asgiref.testing import ApplicationCommunicator
 from django.utils import timezone
 
 from security import blocklist, services
@@ -115,6 +118,46 @@ def test_hits_are_counted(client):
     entry.refresh_from_db()
     assert entry.hit_count == 3
     assert entry.last_hit_at is not None
+
+
+def wait_for_hit_count(entry: IPBlock, expected: int, timeout: float = 5.0) -> int:
+    deadline = time.monotonic() + timeout
+    while True:
+        entry.refresh_from_db()
+        if entry.hit_count == expected or time.monotonic() > deadline:
+            return entry.hit_count
+        time.sleep(0.05)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_last_hits_of_a_burst_are_written_without_another_hit(client, monkeypatch):
+    monkeypatch.setattr(blocklist, "HIT_FLUSH_SECONDS", 0.2)
+    entry = block(ip_address="203.0.113.7")
+    for _ in range(3):
+        client.get("/", REMOTE_ADDR="203.0.113.7")
+    assert wait_for_hit_count(entry, 3) == 3
+    assert entry.last_hit_at is not None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_web_process_writes_its_pending_hits_when_it_shuts_down(client):
+    from config.asgi import application
+
+    entry = block(ip_address="203.0.113.7")
+    for _ in range(3):
+        client.get("/", REMOTE_ADDR="203.0.113.7")
+
+    async def lifespan() -> list[str]:
+        communicator = ApplicationCommunicator(application, {"type": "lifespan"})
+        await communicator.send_input({"type": "lifespan.startup"})
+        started = await communicator.receive_output(timeout=5)
+        await communicator.send_input({"type": "lifespan.shutdown"})
+        stopped = await communicator.receive_output(timeout=5)
+        return [started["type"], stopped["type"]]
+
+    assert async_to_sync(lifespan)() == ["lifespan.startup.complete", "lifespan.shutdown.complete"]
+    entry.refresh_from_db()
+    assert entry.hit_count == 3
 
 
 def test_a_lifted_block_stops_refusing_at_once(client, staff):

@@ -48,7 +48,8 @@ class Command(BaseCommand):
             "--no-access-log",  # Keel logs one structured line per request
             "--ws-max-size", str(settings.WS_MAX_FRAME_BYTES),
             "--ws-ping-interval", "30", "--ws-ping-timeout", "30",
-            "--lifespan", "off", "--log-level", "warning",
+            "--lifespan", "on",  # the shutdown hooks (config/shutdown.py)
+            "--log-level", "warning",
         ]  # fmt: skip
         if not settings.REDIS_URL and options["workers"] > 1:
             self.stderr.write(
