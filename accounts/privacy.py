@@ -62,6 +62,7 @@ EXPORT_FAILED_MESSAGE = "The export could not be generated. Please request a new
 EXPORT_STALE_MESSAGE = "The export did not finish. Please request a new one."
 EXPORT_IN_PROGRESS = (ExportStatus.PENDING, ExportStatus.PROCESSING)
 DOWNLOAD_URL = "/api/v1/users/me/export/download"
+DOWNLOAD_NAME = "user_data_{user_id}.zip"  # named after the user, not the export (contract §3.6)
 EXPORT_FORMAT_VERSION = 1
 LOGIN_HISTORY_LIMIT = 100
 AUDIT_LIMIT = 500
@@ -148,6 +149,11 @@ def data_export_download_url(export: DataExport) -> str | None:
         export.expires_at is None or export.expires_at > timezone.now()
     )
     return DOWNLOAD_URL if ready and export.file_path else None
+
+
+def data_export_file_name(*, user: User) -> str:
+    """The name the ZIP is offered under (download, `manage.py export_user_data`)."""
+    return DOWNLOAD_NAME.format(user_id=user.pk)
 
 
 def data_export_open(*, user: User) -> tuple[DataExport, IO[bytes]]:

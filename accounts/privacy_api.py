@@ -69,16 +69,16 @@ class DataExportDownloadView(APIView):
         operation_id="me_export_download",
         responses={
             (200, "application/zip"): OpenApiResponse(
-                OpenApiTypes.BINARY, description="user_data_<id>.zip"
+                OpenApiTypes.BINARY, description="user_data_<user id>.zip"
             )
         },
     )
     def get(self, request: Request) -> HttpResponseBase:
-        export, handle = privacy.data_export_open(user=request.user)
+        _export, handle = privacy.data_export_open(user=request.user)
         response = FileResponse(
             handle,
             as_attachment=True,
-            filename=f"user_data_{export.pk}.zip",
+            filename=privacy.data_export_file_name(user=request.user),
             content_type="application/zip",
         )
         response["Cache-Control"] = "private, no-store"

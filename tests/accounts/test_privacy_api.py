@@ -20,7 +20,7 @@ from django.core.files.storage import storages
 from django.utils import timezone
 
 from accounts import privacy
-from accounts.models import BackupCode, DataExport, LoginHistory, User, UserSession
+from accounts.models import BackupCode, DataExport, ExportStatus, LoginHistory, User, UserSession
 from accounts.privacy_tasks import (
     cleanup_expired_exports,
     generate_data_export,
@@ -207,12 +207,14 @@ def test_get_export_shows_progress_while_processing(me, alice):
 
 
 def test_the_owner_downloads_the_zip_streamed(me, alice):
+    DataExport.objects.create(user=UserFactory(), status=ExportStatus.FAILED)  # ids part ways
     export = completed_export(alice)
+    assert export.pk != alice.pk
     response = me.get(DOWNLOAD)
     assert response.status_code == 200
     assert response.streaming
     assert response["Content-Type"] == "application/zip"
-    assert response["Content-Disposition"] == f'attachment; filename="user_data_{export.pk}.zip"'
+    assert response["Content-Disposition"] == f'attachment; filename="user_data_{alice.pk}.zip"'
     assert "no-store" in response["Cache-Control"]
     members = zip_members(b"".join(response.streaming_content))
     assert set(members) == {"user_data.json", "README.txt"}

@@ -23,16 +23,17 @@ class Command(BaseCommand):
         parser.add_argument(
             "--output",
             "-o",
-            help="Where to write the ZIP (default: ./user_data_<id>.zip).",
+            help="Where to write the ZIP (default: ./user_data_<user id>.zip).",
         )
 
     def handle(self, *args: Any, email: str, output: str | None = None, **options: Any) -> None:
         user = User.objects.filter(email__iexact=User.objects.normalize_email(email)).first()
         if user is None:
             raise CommandError(f"No account with the email address {email!r}.")
-        path = Path(output) if output else Path(f"user_data_{user.pk}.zip")
+        name = privacy.data_export_file_name(user=user)
+        path = Path(output) if output else Path(name)
         if path.is_dir():
-            path = path / f"user_data_{user.pk}.zip"
+            path = path / name
         if not path.parent.exists():
             raise CommandError(f"The directory {str(path.parent)!r} does not exist.")
         self.stdout.write(f"Exporting the data of {user.email} (id {user.pk})")
