@@ -353,7 +353,7 @@ def invalidate_local() -> None:
 
 
 def display_value(key: str, value: Any) -> Any:
-    """The value as shown to staff: sensitive values masked (empty stays empty)."""
-    if DEFINITIONS[key].sensitive and value not in ("", None):
-        return MASK
-    return value
+    """The value as shown to staff (API, Django admin, audit entries): every sensitive value is
+    masked, also an empty one (contract §11): whether a secret is set is told only where the
+    contract says so (`smtp_password_set`)."""
+    return MASK if DEFINITIONS[key].sensitive else value

@@ -28,6 +28,11 @@ def test_the_settings_list_masks_sensitive_values(admin_client, superadmin):
     assert "hunter2" not in html and "********" in html
 
 
+def test_the_settings_list_masks_an_empty_sensitive_value(admin_client):
+    html = admin_client.get("/admin/security/systemsetting/").content.decode()
+    assert "********" in html
+
+
 def test_a_valid_change_is_saved_audited_and_live(admin_client):
     response = admin_client.post(change_url("max_login_attempts"), {"value_input": "7"})
     assert response.status_code == 302

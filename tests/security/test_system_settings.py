@@ -51,6 +51,15 @@ def test_staff_list_every_setting_with_sensitive_values_masked(admin_api, staff)
     assert "hunter2" not in str(body)
 
 
+def test_an_empty_sensitive_value_is_masked_too(admin_api):
+    assert get_setting("smtp_password") == ""
+    by_key = {s["key"]: s for s in admin_api.get("/api/v1/admin/settings").json()}
+    assert by_key["smtp_password"]["value"] == "********"
+    email = admin_api.get("/api/v1/admin/settings/email").json()
+    assert "smtp_password" not in email  # write-only in the typed view
+    assert email["smtp_password_set"] is False
+
+
 def test_staff_list_one_category(admin_api):
     body = admin_api.get("/api/v1/admin/settings/ratelimit").json()
     assert {s["category"] for s in body} == {"ratelimit"}
