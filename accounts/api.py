@@ -39,7 +39,7 @@ from accounts.serializers import (
     UserEnvelopeOutput,
     user_data,
 )
-from config.errors import DomainError, NotFound, Unauthorized
+from config.errors import DomainError, NotFound, Unauthorized, ValidationFailed
 from config.net import request_client_ip
 from config.pagination import paginate_page
 from config.responses import envelope
@@ -153,16 +153,16 @@ class TokenRefreshView(PublicView):
         )
 
 
-@extend_schema(tags=["auth"])
 def readable_body(request: Request) -> Any:
-    """The parsed body, or `{}` when it cannot be parsed (malformed, unsupported media type):
-    for the endpoints that must not fail on their input."""
+    """The parsed body, or `{}` when it cannot be parsed (malformed, unsupported media type,
+    refused by the edge check): for the endpoints that must not fail on their input."""
     try:
         return request.data
-    except (ParseError, UnsupportedMediaType):
+    except (ParseError, UnsupportedMediaType, ValidationFailed):
         return {}
 
 
+@extend_schema(tags=["auth"])
 class LogoutView(PublicView):
     """Never fails: revokes what it can identify, clears the cookies."""
 

@@ -320,6 +320,12 @@ def exception_to_envelope(exc: BaseException, request: HttpRequest | None = None
         return _envelope(400, "VALIDATION_ERROR", validation_message(details), details=details)
     if isinstance(exc, SuspiciousOperation):
         return _envelope(400, "BAD_REQUEST", "Bad request")
+    if isinstance(exc, OverflowError):
+        # A number the edge check (config.input_guard) could not see, e.g. an id spelled as a
+        # JSON string, too large for the database driver: the client's error, but logged with
+        # its traceback so that the route can be given a proper check.
+        logger.warning("Number out of range", exc_info=(type(exc), exc, exc.__traceback__))
+        return _envelope(400, "BAD_REQUEST", "A number in the request is out of range")
     report_exception(exc, request)
     if _is_database_unavailable(exc):
         return _envelope(503, "INTERNAL_ERROR", "Service temporarily unavailable")

@@ -287,8 +287,10 @@ def test_non_integer_ids_are_json_404s(as_user, staff, path):
     assert response.status_code == 404 and response.json()["error"] == "NOT_FOUND"
 
 
-def test_a_huge_id_is_not_found(as_user, staff):
-    assert as_user(staff).get("/api/v1/users/99999999999999999999999").status_code == 404
+def test_an_id_beyond_64_bits_is_a_400_naming_it(as_user, staff):
+    response = as_user(staff).get("/api/v1/users/99999999999999999999999")
+    assert response.status_code == 400
+    assert response.json()["details"][0]["field"] == "user_id"
 
 
 def test_the_alias_prefix_serves_the_same_routes(as_user, staff, alice):

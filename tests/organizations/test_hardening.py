@@ -22,10 +22,14 @@ def _client(user):
     return client
 
 
-def test_nul_byte_in_org_slug_path_is_404_not_500(as_user, alice, acme):
+def test_nul_byte_in_org_slug_path_is_400_not_500(as_user, alice, acme):
     response = as_user(alice).get("/api/v1/organizations/ac%00me")
-    assert response.status_code == 404
-    assert response.json()["error"] == "NOT_FOUND"
+    assert response.status_code == 400
+    assert response.json()["details"][0] == {
+        "field": "slug",
+        "message": "Contains characters that are not allowed",
+        "code": "invalid_characters",
+    }
 
 
 def test_org_api_key_is_refused_at_once_after_its_org_is_deleted(api, alice, acme):
