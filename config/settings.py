@@ -491,9 +491,9 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 
 RATE_LIMIT_ENABLED = env.bool("RATE_LIMIT_ENABLED", default=True)
 # Per-minute limits of the tiers without a system setting (contract §0.9).
-RATE_LIMIT_IP_PER_MINUTE = env.int("RATE_LIMIT_IP_PER_MINUTE", default=60)
+RATE_LIMIT_IP_PER_MINUTE = env.int("RATE_LIMIT_IP_PER_MINUTE", default=600)
 RATE_LIMIT_AUTH_PER_MINUTE = env.int("RATE_LIMIT_AUTH_PER_MINUTE", default=20)
-RATE_LIMIT_USER_PER_MINUTE = env.int("RATE_LIMIT_USER_PER_MINUTE", default=120)
+RATE_LIMIT_USER_PER_MINUTE = env.int("RATE_LIMIT_USER_PER_MINUTE", default=300)
 # Who a request is for rate limits and idempotency keys; accounts/organizations add JWT and
 # API-key resolvers in front of the session one.
 PRINCIPAL_RESOLVERS = [

@@ -22,8 +22,14 @@ def frozen(time_machine):
     return time_machine
 
 
-def test_the_ip_tier_refuses_the_61st_request_in_a_minute(client, frozen, monkeypatch):
-    for i in range(60):
+@pytest.fixture
+def ip_limit_60(monkeypatch):
+    """The ip tier at 60/min, small enough for the window arithmetic below."""
+    monkeypatch.setattr(django_settings, "RATE_LIMIT_IP_PER_MINUTE", 60)
+
+
+def test_the_ip_tier_refuses_the_601st_request_in_a_minute(client, frozen):
+    for i in range(600):
         response = client.get("/api/v1/does-not-exist")
         assert response.status_code == 404, i
     refused = client.get("/api/v1/does-not-exist")
@@ -32,7 +38,7 @@ def test_the_ip_tier_refuses_the_61st_request_in_a_minute(client, frozen, monkey
     assert body["error"] == "RATE_LIMITED"
     assert body["message"] == "Too many requests. Please try again later."
     assert int(refused["Retry-After"]) == body["retry_after"] > 0
-    assert refused["X-RateLimit-Limit"] == "60"
+    assert refused["X-RateLimit-Limit"] == "600"
     assert refused["X-RateLimit-Remaining"] == "0"
     assert int(refused["X-RateLimit-Reset"]) > time.time()
 
@@ -40,18 +46,18 @@ def test_the_ip_tier_refuses_the_61st_request_in_a_minute(client, frozen, monkey
 def test_every_limited_response_carries_the_headers(client, frozen):
     first = client.get("/api/v1/does-not-exist")
     second = client.get("/api/v1/does-not-exist")
-    assert first["X-RateLimit-Limit"] == "60"
-    assert int(first["X-RateLimit-Remaining"]) == 59
-    assert int(second["X-RateLimit-Remaining"]) == 58
+    assert first["X-RateLimit-Limit"] == "600"
+    assert int(first["X-RateLimit-Remaining"]) == 599
+    assert int(second["X-RateLimit-Remaining"]) == 598
     assert int(first["X-RateLimit-Reset"]) % 60 == 0
 
 
 def test_the_headers_show_the_tightest_tier(client, frozen):
-    response = client.get("/api/v1/csrf-token")  # ip tier 60 + user tier 120
-    assert response["X-RateLimit-Limit"] == "60"
+    response = client.get("/api/v1/csrf-token")  # ip tier 600 + user tier 300
+    assert response["X-RateLimit-Limit"] == "300"
 
 
-def test_the_window_slides_and_the_limit_resets(client, frozen):
+def test_the_window_slides_and_the_limit_resets(client, frozen, ip_limit_60):
     for _ in range(60):
         client.get("/api/v1/does-not-exist")
     refused = client.get("/api/v1/does-not-exist")
@@ -63,7 +69,7 @@ def test_the_window_slides_and_the_limit_resets(client, frozen):
         assert client.get("/api/v1/does-not-exist").status_code == 404
 
 
-def test_refused_requests_do_not_count(client, frozen):
+def test_refused_requests_do_not_count(client, frozen, ip_limit_60):
     for _ in range(60):
         client.get("/api/v1/does-not-exist")
     for _ in range(10):
@@ -75,7 +81,7 @@ def test_refused_requests_do_not_count(client, frozen):
     assert allowed == 5
 
 
-def test_limits_are_per_ip(client, frozen):
+def test_limits_are_per_ip(client, frozen, ip_limit_60):
     for _ in range(60):
         client.get("/api/v1/does-not-exist", REMOTE_ADDR="198.51.100.1")
     assert client.get("/api/v1/does-not-exist", REMOTE_ADDR="198.51.100.1").status_code == 429
