@@ -22,6 +22,7 @@ from django.shortcuts import redirect
 from accounts import oauth, services
 from accounts.cookies import set_auth_cookies
 from accounts.models import AuthMethod, User
+from config import routes
 from config.errors import DomainError, Unauthorized
 from config.net import request_client_ip
 from security.system_settings import get_setting
@@ -185,7 +186,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         """Cancelled, denied, replayed or expired state, provider errors."""
         state = (extra_context or {}).get("state") or {}
         data = state.get("data") if isinstance(state, dict) else None
-        api = request.path.startswith("/api/") or (
+        api = routes.API_ROUTES.matches(request.path) or (
             isinstance(data, dict) and data.get(oauth.API_FLAVOUR)
         )
         if api:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from django.conf import settings
@@ -14,6 +13,7 @@ from rest_framework.request import Request
 from accounts.models import STAFF_ROLES, User
 from accounts.selectors import user_get_cached
 from accounts.tokens import decode_access_token, is_blacklisted
+from config import routes
 from config.context import impersonator_id_var, user_id_var
 from config.errors import DomainError, TokenInvalid
 from security.principal import Principal
@@ -59,17 +59,12 @@ class EmailNotVerified(exceptions.PermissionDenied):
     default_detail = "Please verify your email address to continue"
 
 
-_VERIFICATION_EXEMPT = re.compile(r"^/api(?:/v1)?/(?:auth/|csrf-token$|health)")
-_ME = re.compile(r"^/api(?:/v1)?/users/me$")
-
-
 def require_verified_email(request: Request, user: User) -> None:
     """ACCOUNT_EMAIL_VERIFICATION=mandatory (contract §13.1): unverified users get 403
     EMAIL_NOT_VERIFIED except on /auth/*, GET /users/me, /csrf-token and health."""
     if settings.EMAIL_VERIFICATION != "mandatory" or user.email_verified:
         return
-    path = request._request.path
-    if _VERIFICATION_EXEMPT.match(path) or (_ME.match(path) and request.method == "GET"):
+    if routes.VERIFICATION_EXEMPT.matches(request._request.path, request.method):
         return
     raise EmailNotVerified()
 

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 
 from accounts.authentication import ACCESS_COOKIE, TokenFailed, user_for_claims
 from accounts.tokens import decode_access_token
+from config import routes
 from config.context import impersonator_id_var
 from config.errors import DomainError
 
@@ -23,7 +24,7 @@ class PageImpersonationMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         token = request.COOKIES.get(ACCESS_COOKIE)
-        if token and not request.path.startswith("/api/"):
+        if token and not routes.API_ROUTES.matches(request.path):
             try:
                 claims = decode_access_token(token)
                 if claims.get("original_user_id"):

@@ -29,7 +29,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from accounts.models import User
-from config import realtime
+from config import realtime, routes
 from config.errors import BadRequest, NotFound
 from security.services import audit_record
 
@@ -91,7 +91,7 @@ def _state_data(sociallogin: SocialLogin) -> dict[str, Any]:
 
 
 def is_api_flavour(sociallogin: SocialLogin | None, request: HttpRequest) -> bool:
-    if request.path.startswith("/api/"):
+    if routes.API_ROUTES.matches(request.path):
         return True
     return bool(sociallogin is not None and _state_data(sociallogin).get(API_FLAVOUR))
 

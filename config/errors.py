@@ -19,11 +19,10 @@ from django.shortcuts import render
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 
+from config import routes
 from config.context import current_request_id
 
 logger = logging.getLogger("keel.errors")
-
-API_PREFIXES = ("/api/", "/health", "/metrics", "/ws")
 
 
 class DomainError(Exception):
@@ -356,7 +355,8 @@ def api_exception_handler(exc: Exception, context: Mapping[str, Any]) -> Respons
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(API_PREFIXES) or path in {"/api", "/health", "/metrics", "/ws"}
+    """Machine routes (API, health, metrics, /ws): errors are the JSON envelope."""
+    return routes.JSON_ERRORS.matches(path)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:

@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from config import routes
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -407,7 +409,7 @@ if _https_from_proxy:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=IS_PRODUCTION)
-SECURE_REDIRECT_EXEMPT = [r"^health", r"^api/(v1/)?health", r"^metrics$"]
+SECURE_REDIRECT_EXEMPT = routes.redirect_exempt()  # probes of health and metrics over HTTP
 SECURITY_HSTS_ENABLED = env.bool("SECURITY_HSTS_ENABLED", default=IS_PRODUCTION)
 SECURE_HSTS_SECONDS = 31_536_000 if SECURITY_HSTS_ENABLED else 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True

@@ -4,7 +4,6 @@ that organization's routes; anywhere else it gets 404 (another org) or 403 (not 
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,11 +15,11 @@ from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
 from accounts.authentication import API_KEY_PREFIX, TokenFailed
+from config import routes
 from organizations.models import OrgAPIKey
 from security.crypto import token_hash_candidates
 from security.principal import Principal
 
-ORG_PATH = re.compile(r"^/api(?:/v1)?/organizations/(?P<slug>[^/]+)(?:/|$)")
 KEY_CACHE_TTL = 60
 LAST_USED_EVERY = timedelta(minutes=1)
 
@@ -73,10 +72,10 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         if raw is None:
             return None
         key = api_key_check(raw)
-        match = ORG_PATH.match(request._request.path)
-        if match is None:
+        slug = routes.org_slug(request._request.path)
+        if slug is None:
             raise exceptions.PermissionDenied("API keys work only on their organization's routes")
-        if match.group("slug") != key.organization.slug:
+        if slug != key.organization.slug:
             raise exceptions.NotFound("Organization not found")
         # last_used_at at most once a minute; a separate marker, so the key row itself is never
         # re-cached here (a revocation racing this request must stay visible).

@@ -7,12 +7,12 @@ request id → client IP → **IPBlocklist** → CORS/security headers → **IPR
 from __future__ import annotations
 
 import logging
-import re
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.html import escape
 
+from config import routes
 from config.errors import DomainError, error_response, exception_to_response, is_api_path
 from config.middleware.base import Middleware
 from config.net import request_client_ip
@@ -22,14 +22,6 @@ from security.ratelimit import Decision
 
 logger = logging.getLogger("keel.security")
 
-_API = r"^/api(?:/v1)?"
-UNGUARDED = re.compile(r"^/(?:health|metrics)|" + _API + r"/health")
-MAINTENANCE_EXEMPT = re.compile(
-    r"^/(?:health|metrics|static/|media/|admin/|accounts/(?:login|2fa|logout)/|favicon\.ico)"
-    + r"|"
-    + _API
-    + r"/(?:health|webhooks/stripe$|csrf-token$|auth/|changelog$|billing/config$)"
-)
 BLOCKED_PAGE = (
     "<!doctype html><html><head><meta charset='utf-8'><title>Access denied</title></head>"
     "<body><h1>Access denied</h1><p>Requests from your network are blocked.</p>"
@@ -41,7 +33,7 @@ class IPBlocklistMiddleware(Middleware):
     """403 IP_BLOCKED for blocked addresses, before anything else (health and metrics excepted)."""
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not UNGUARDED.match(request.path):
+        if not routes.OPERATIONS.matches(request.path):
             block_id = blocklist.find_block(request_client_ip(request))
             if block_id is not None:
                 blocklist.record_hit(block_id)
@@ -57,7 +49,7 @@ class IPBlocklistMiddleware(Middleware):
 
 def _limited(request: HttpRequest, decision: Decision) -> HttpResponse:
     message = "Too many requests. Please try again later."
-    if is_api_path(request.path) or request.path.startswith("/ws"):
+    if is_api_path(request.path):
         return error_response(429, "RATE_LIMITED", message, retry_after=decision.retry_after)
     response = render(request, "errors/429.html", {"retry_after": decision.retry_after}, status=429)
     response["Retry-After"] = str(decision.retry_after)
@@ -76,7 +68,7 @@ class IPRateLimitMiddleware(Middleware):
     tier that applied (including the route tiers decided further in)."""
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not ratelimit.enabled() or ratelimit.EXEMPT.match(request.path):
+        if not ratelimit.enabled() or routes.UNTHROTTLED.matches(request.path):
             return self.get_response(request)
         decision = ratelimit.hit(
             ratelimit.IP_TIER,
@@ -101,9 +93,9 @@ class MaintenanceMiddleware(Middleware):
     def __call__(self, request: HttpRequest) -> HttpResponse:
         from security.system_settings import get_setting
 
-        if MAINTENANCE_EXEMPT.match(request.path) or not get_setting("maintenance_mode"):
-            return self.get_response(request)
-        if re.match(_API + r"/announcements$", request.path) and request.method == "GET":
+        if routes.MAINTENANCE_OPEN.matches(request.path, request.method) or not get_setting(
+            "maintenance_mode"
+        ):
             return self.get_response(request)
         principal = request_principal(request)
         if principal is not None and principal.is_staff:
@@ -120,12 +112,14 @@ class RouteRateLimitMiddleware(Middleware):
     """The auth (per IP), api and user (per principal, else IP) tiers."""
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not ratelimit.enabled() or ratelimit.EXEMPT.match(request.path):
+        if not ratelimit.enabled() or routes.UNTHROTTLED.matches(request.path):
             return self.get_response(request)
         # Sign-in pages count only their form posts: showing a form is not an attempt.
-        page_view = request.method in ("GET", "HEAD") and not request.path.startswith("/api")
+        page_view = request.method in ("GET", "HEAD") and not routes.API_ROUTES.matches(
+            request.path
+        )
         for tier in ratelimit.ROUTE_TIERS:
-            if tier.pattern is None or page_view or not tier.pattern.match(request.path):
+            if tier.group is None or page_view or not tier.group.matches(request.path):
                 continue
             principal = request_principal(request) if tier.by_principal else None
             ip = ratelimit.ip_identity(request_client_ip(request))
@@ -173,8 +167,7 @@ class IdempotencyMiddleware(Middleware):
         if (
             raw_key is None
             or request.method not in ("POST", "PUT", "PATCH")
-            or not request.path.startswith("/api/")
-            or re.match(_API + r"/webhooks/stripe$", request.path)
+            or not routes.IDEMPOTENT.matches(request.path)
         ):
             return self.get_response(request)
         principal = request_principal(request)

@@ -11,22 +11,21 @@ from __future__ import annotations
 import functools
 import ipaddress
 import math
-import re
 import time
 from dataclasses import dataclass
 
 from django.conf import settings
 
+from config import routes
 from security.counters import counters
 
 WINDOW = 60
-_API = r"^/api(?:/v1)?"
 
 
 @dataclass(frozen=True)
 class Tier:
     name: str
-    pattern: re.Pattern[str] | None  # None: every request not exempt
+    group: routes.RouteGroup | None  # None: every request not exempt (config.routes)
     by_principal: bool
 
 
@@ -60,42 +59,12 @@ def undo(decision: Decision) -> None:
         counters().decr(decision.key)
 
 
-EXEMPT = re.compile(
-    r"^/(?:health|metrics|static/|media/|favicon\.ico)|" + _API + r"/(?:health|webhooks/stripe$)"
-)
-
 IP_TIER = Tier("ip", None, by_principal=False)
-AUTH_TIER = Tier(
-    "auth",
-    re.compile(
-        _API
-        + r"/auth/(?:register$|login$|token$|reset-password|verify-email|oauth/|(?:google|github)$)"
-        r"|^/accounts/(?:login|signup|password/reset|2fa)/|^/(?:reset-password|verify-email)$"
-    ),
-    by_principal=False,
-)
-LOGIN_TIER = Tier(
-    "login", re.compile(_API + r"/auth/(?:login|token)$|^/accounts/login/$"), by_principal=False
-)
-REGISTER_TIER = Tier(
-    "register", re.compile(_API + r"/auth/register$|^/accounts/signup/$"), by_principal=False
-)
-API_TIER = Tier(
-    "api",
-    re.compile(
-        _API + r"/(?:users(?!/me(?:/|$))(?:/|$)|files|organizations|invitations|billing|admin"
-        r"|auth/refresh$|auth/token/refresh$|auth/logout$)"
-    ),
-    by_principal=True,
-)
-USER_TIER = Tier(
-    "user",
-    re.compile(
-        _API + r"/(?:auth/me$|users/me(?:/|$)|usage|notifications|feature-flags$|announcements"
-        r"|changelog$|csrf-token$)"
-    ),
-    by_principal=True,
-)
+AUTH_TIER = Tier("auth", routes.AUTH_TIER, by_principal=False)
+LOGIN_TIER = Tier("login", routes.LOGIN_TIER, by_principal=False)
+REGISTER_TIER = Tier("register", routes.REGISTER_TIER, by_principal=False)
+API_TIER = Tier("api", routes.API_TIER, by_principal=True)
+USER_TIER = Tier("user", routes.USER_TIER, by_principal=True)
 ROUTE_TIERS = (AUTH_TIER, LOGIN_TIER, REGISTER_TIER, API_TIER, USER_TIER)
 
 

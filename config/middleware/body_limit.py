@@ -1,24 +1,22 @@
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from config import routes
 from config.errors import RequestTooLarge, error_response
 from config.middleware.base import Middleware
 
-_API = r"^/api(?:/v1)?"
 BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def body_limit_for(path: str) -> int:
     """Per-route request body limits (contract §0.11)."""
-    if re.match(_API + r"/webhooks/stripe$", path):
+    if routes.STRIPE_WEBHOOK.matches(path):
         return 64 * 1024
-    if re.match(_API + r"/files/upload$", path):
+    if routes.FILE_UPLOAD.matches(path):
         return settings.MAX_FILE_SIZE_MB * 1024 * 1024
-    if re.match(_API + r"/users/me/avatar$", path) or path == "/settings/profile/avatar":
+    if routes.AVATAR_UPLOAD.matches(path):
         return 5 * 1024 * 1024
     return settings.MAX_REQUEST_BODY_BYTES
 

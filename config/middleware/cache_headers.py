@@ -1,27 +1,25 @@
 from __future__ import annotations
 
-import re
-
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import get_conditional_response, set_response_etag
 
+from config import routes
 from config.middleware.base import Middleware
 
 NO_STORE = "no-cache, no-store, must-revalidate"
-_API = r"^/api(?:/v1)?"
-RULES: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"^/(?:api/(?:v1/)?)?health"), "public, max-age=5"),
-    (re.compile(_API + r"/changelog"), "public, max-age=60"),
-    (re.compile(_API + r"/(?:admin|auth)/"), NO_STORE),
-    (re.compile(_API + r"/files/[^/]+/(?:download|url)$"), "private, max-age=300"),
-    (re.compile(_API + r"/"), "private, no-cache"),
+RULES: list[tuple[routes.RouteGroup, str]] = [
+    (routes.CACHE_PUBLIC_SHORT, "public, max-age=5"),
+    (routes.CACHE_CHANGELOG, "public, max-age=60"),
+    (routes.CACHE_NO_STORE, NO_STORE),
+    (routes.CACHE_FILE_LINKS, "private, max-age=300"),
+    (routes.CACHE_PRIVATE, "private, no-cache"),
 ]
 
 
 def cache_control_for(path: str) -> str | None:
-    for pattern, value in RULES:
-        if pattern.match(path):
+    for group, value in RULES:
+        if group.matches(path):
             return value
     return None
 

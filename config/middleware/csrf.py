@@ -7,11 +7,10 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 
+from config import routes
 from config.errors import is_api_path
 
 AUTH_COOKIES = ("auth_token", "refresh_token", "sessionid")
-EXEMPT_PATHS = ("/api/v1/webhooks/stripe", "/api/webhooks/stripe")
-NO_COOKIE_PATHS = ("/health", "/api/v1/health", "/api/health", "/metrics", "/static/", "/ws")
 
 
 def _enforced(request: HttpRequest) -> None:  # stands in for a view without csrf_exempt
@@ -47,7 +46,7 @@ class KeelCsrfMiddleware(CsrfViewMiddleware):
 
     @staticmethod
     def _api_needs_check(request: HttpRequest) -> bool:
-        if request.path.startswith(EXEMPT_PATHS) or not request.COOKIES:
+        if routes.CSRF_EXEMPT.matches(request.path) or not request.COOKIES:
             return False
         if any(name in request.COOKIES for name in AUTH_COOKIES):
             return True
@@ -57,7 +56,7 @@ class KeelCsrfMiddleware(CsrfViewMiddleware):
         if (
             request.method in ("GET", "HEAD")
             and settings.CSRF_COOKIE_NAME not in request.COOKIES
-            and not request.path.startswith(NO_COOKIE_PATHS)
+            and not routes.NO_CSRF_COOKIE.matches(request.path)
             and response.status_code < 500
         ):
             get_token(request)

@@ -5,12 +5,11 @@ import time
 
 from django.http import HttpRequest, HttpResponse
 
-from config import metrics
+from config import metrics, routes
 from config.context import impersonator_id_var, user_id_var
 from config.middleware.base import Middleware
 
 logger = logging.getLogger("keel.request")
-QUIET_PREFIXES = ("/health", "/api/v1/health", "/api/health", "/metrics", "/static/")
 
 
 def route_pattern(request: HttpRequest) -> str:
@@ -38,7 +37,7 @@ class RequestLogMiddleware(Middleware):
         user = getattr(request, "user", None)
         user_id = user.pk if user is not None and getattr(user, "is_authenticated", False) else None
         metrics.observe_request(request.method or "GET", route, response.status_code, duration)
-        level = logging.DEBUG if request.path.startswith(QUIET_PREFIXES) else logging.INFO
+        level = logging.DEBUG if routes.QUIET_LOGS.matches(request.path) else logging.INFO
         if response.status_code >= 500:
             level = logging.ERROR
         logger.log(

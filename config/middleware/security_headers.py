@@ -3,9 +3,9 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
+from config import routes
 from config.middleware.base import Middleware
 
-DOCS_PATHS = ("/api/docs",)
 # Swagger UI (served from local assets) needs inline styles and data: images only.
 DOCS_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
@@ -23,7 +23,7 @@ class SecurityHeadersMiddleware(Middleware):
         response = self.get_response(request)
         if not settings.SECURITY_HEADERS_ENABLED:
             return response
-        is_docs = request.path.startswith(DOCS_PATHS)
+        is_docs = routes.API_DOCS.matches(request.path)
         headers = {
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": settings.X_FRAME_OPTIONS,
