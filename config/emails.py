@@ -4,8 +4,9 @@
     <key>.txt           plain text
     <key>.html          HTML, extending emails/base.html (Keel's layout, inline styles)
 
-rendered with the site context and sent through `config.mail` (SMTP system settings or the
-EMAIL_URL backend). Callers are jobs (`@task(retries=5)`), never requests.
+rendered with the site context (`config.site`: name, logo, support link, …) and sent through
+`config.mail` (SMTP system settings or the EMAIL_URL backend). Callers are jobs
+(`@task(retries=5)`), never requests.
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
 from config.mail import from_address, mail_connection
+from config.site import site_context
 
 
 @dataclass(frozen=True)
@@ -25,16 +26,6 @@ class RenderedEmail:
     subject: str
     text: str
     html: str
-
-
-def site_context() -> dict[str, Any]:
-    from security.system_settings import get_setting
-
-    return {
-        "site_name": get_setting("site_name"),
-        "site_url": settings.SITE_URL,
-        "support_email": get_setting("contact_email"),
-    }
 
 
 def email_render(template: str, context: dict[str, Any]) -> RenderedEmail:

@@ -108,7 +108,7 @@ def test_unknown_page_shows_friendly_404(page: Page):
     response = page.goto("/this-page-does-not-exist/")
     assert response is not None and response.status == 404
     expect(page.get_by_role("heading", level=1)).to_have_text("Page not found")
-    expect(page).to_have_title("Page not found · Keel")
+    expect(page).to_have_title("Page not found · My Application")  # the default site_name
     home = page.get_by_role("link", name="Go to the home page")
     expect(home).to_be_visible()
     home.click()
