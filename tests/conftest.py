@@ -9,6 +9,7 @@ Everyone's password is `tests.factories.DEFAULT_PASSWORD`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
@@ -56,6 +57,25 @@ def _isolated_cache() -> Iterator[None]:
 def _jobs_run_inline(monkeypatch: pytest.MonkeyPatch) -> None:
     """Enqueued jobs run synchronously (after commit) in tests (django-q2 reads `sync` once)."""
     monkeypatch.setattr("django_q.conf.Conf.SYNC", True)
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
+
+
+@pytest.fixture(scope="session")
+def postgres_and_redis() -> None:
+    """For tests whose processes must share a database and Redis: skipped without them, except
+    in CI (CI=true), where that is a failure. Session-scoped, so that it is decided before the
+    module fixtures that start servers."""
+    if os.environ.get("REDIS_URL") and os.environ.get("DATABASE_URL", "").startswith(
+        ("postgres://", "postgresql://")
+    ):
+        return
+    reason = "needs REDIS_URL and a PostgreSQL DATABASE_URL (processes must share both)"
+    if in_ci():
+        pytest.fail(f"cannot run in CI: {reason}", pytrace=False)
+    pytest.skip(reason)
 
 
 @pytest.fixture

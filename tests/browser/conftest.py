@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+from tests.conftest import in_ci
+
 CHROMIUM = Path(os.environ.get("KEEL_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -31,10 +33,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = Path(settings.BASE_DIR) / "var" / "test-artifacts"
 HERE = Path(__file__).resolve().parent
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -66,7 +64,7 @@ def browser() -> Iterator[object]:
             f"{CHROMIUM} not found: install Debian's Chromium "
             "(apt-get install -y --no-install-recommends chromium)"
         )
-        if _in_ci():
+        if in_ci():
             pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
         pytest.skip(reason)
 
