@@ -36,9 +36,10 @@ test: install ## Set up and run the whole test suite
 test-fast: install ## Run the tests without browser and multi-process tests
 	$(PY) -m pytest -m "not browser and not integration" $(PYTEST_ARGS)
 
-lint: install ## ruff lint + format check
+lint: install ## ruff lint + format check, import layers (import-linter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 fmt: install ## Format and autofix with ruff
 	$(VENV)/bin/ruff format .

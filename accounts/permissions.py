@@ -1,51 +1,28 @@
-"""Global-role permissions for API views (contract §0.3: Staff, SA), with the
-`require_2fa_for_admins` rule (§11): staff without 2FA get 403 on staff routes."""
+"""Accounts' rule for staff tools (contract §11): with `require_2fa_for_admins` on, staff
+without 2FA get 403 on staff API routes and in the Django admin. It joins
+`settings.STAFF_ACCESS_CHECKS`; the permission classes themselves live in `config.permissions`
+(re-exported here for the accounts views)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from rest_framework.permissions import BasePermission
-from rest_framework.request import Request
+from config.permissions import IsStaff, IsSuperAdmin, StaffRefusal
 
-from accounts.models import Role, User
-from config.errors import Forbidden
+__all__ = ["ADMIN_2FA_MESSAGE", "IsStaff", "IsSuperAdmin", "two_factor_required"]
 
 ADMIN_2FA_MESSAGE = "Two-factor authentication must be enabled for admin access"
 
 
-def staff_2fa_missing(user: User) -> bool:
-    """True when staff must enrol in 2FA before using staff tools."""
+def two_factor_required(user: Any) -> StaffRefusal | None:
+    """A refusal when staff must enrol in 2FA before using staff tools."""
     from accounts.two_factor import two_factor_enabled
     from security.system_settings import get_setting
 
-    return (
-        user.is_staff
-        and bool(get_setting("require_2fa_for_admins"))
-        and not two_factor_enabled(user)
-    )
-
-
-def _staff_with(request: Request, roles: tuple[str, ...]) -> bool:
-    user = request.user
-    if not (user and user.is_authenticated and user.role in roles):
-        return False
-    if staff_2fa_missing(user):
-        raise Forbidden(ADMIN_2FA_MESSAGE)
-    return True
-
-
-class IsStaff(BasePermission):
-    """admin or super_admin."""
-
-    message = "Staff access required"
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return _staff_with(request, (Role.ADMIN, Role.SUPER_ADMIN))
-
-
-class IsSuperAdmin(BasePermission):
-    message = "Super admin access required"
-
-    def has_permission(self, request: Request, view: Any) -> bool:
-        return _staff_with(request, (Role.SUPER_ADMIN,))
+    if user.is_staff and get_setting("require_2fa_for_admins") and not two_factor_enabled(user):
+        return StaffRefusal(
+            ADMIN_2FA_MESSAGE,
+            action_url="/settings/security/",
+            action_label="Set up two-factor authentication",
+        )
+    return None

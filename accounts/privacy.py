@@ -30,10 +30,11 @@ from typing import IO, Any
 from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
+from django.db.models import Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts import lifecycle
 from accounts.models import (
     BackupCode,
     DataExport,
@@ -45,7 +46,6 @@ from accounts.models import (
 )
 from config import realtime
 from config.errors import Conflict, NotFound, RateLimited, ValidationFailed
-from organizations.models import Membership, MembershipStatus, Organization, OrgRole
 from security.services import audit_record
 
 logger = logging.getLogger("keel.privacy")
@@ -294,26 +294,6 @@ def _connected_accounts(user: User) -> list[dict[str, Any]]:
     ]
 
 
-def _memberships(user: User) -> list[dict[str, Any]]:
-    rows = (
-        Membership.objects.filter(user=user)
-        .select_related("organization")
-        .order_by("created_at", "id")
-    )
-    return [
-        {
-            "organization_id": m.organization_id,
-            "organization_name": m.organization.name,
-            "organization_slug": m.organization.slug,
-            "role": m.role,
-            "status": m.status,
-            "joined_at": _iso(m.joined_at),
-            "created_at": _iso(m.created_at),
-        }
-        for m in rows
-    ]
-
-
 def _audit_log(user: User) -> list[dict[str, Any]]:
     from security.models import AuditLog
 
@@ -333,11 +313,6 @@ def _audit_log(user: User) -> list[dict[str, Any]]:
     ]
 
 
-def _not_built_yet(user: User) -> list[Any]:
-    """Notifications, usage and files: their apps are not built yet; the keys stay."""
-    return []
-
-
 EXPORT_SECTIONS: tuple[tuple[str, Callable[[User], Any]], ...] = (
     ("profile", _profile),
     ("preferences", _preferences),
@@ -345,12 +320,11 @@ EXPORT_SECTIONS: tuple[tuple[str, Callable[[User], Any]], ...] = (
     ("login_history", _login_history),
     ("two_factor", _two_factor),
     ("connected_accounts", _connected_accounts),
-    ("memberships", _memberships),
     ("audit_log", _audit_log),
-    ("notifications", _not_built_yet),
-    ("usage", _not_built_yet),
-    ("files", _not_built_yet),
 )
+# Sections of the published format whose domains are not built yet: empty lists until their
+# participant (accounts/lifecycle.py) supplies them.
+PENDING_SECTIONS = ("notifications", "usage", "files")
 
 README = """\
 Your {site_name} data
@@ -367,10 +341,8 @@ This archive holds everything {site_name} keeps about you:
     login_history        your last {login_limit} sign-in attempts
     two_factor           whether two-factor authentication is on (no secrets)
     connected_accounts   Google / GitHub accounts linked for sign-in
-    memberships          the organizations you belong to and your role
     audit_log            your last {audit_limit} recorded account actions
-    notifications, usage, files   (empty for now)
-  README.txt       this file
+{more_sections}  README.txt       this file
 
 No passwords, tokens, backup codes or two-factor secrets are included: {site_name} stores
 those only as one-way hashes or encrypted. The JSON format is described (as a JSON Schema)
@@ -391,8 +363,19 @@ def data_export_collect(*, user: User, progress: ProgressCallback | None = None)
     _report(progress, 0)
     for index, (key, read) in enumerate(EXPORT_SECTIONS, start=1):
         data[key] = read(user)
-        _report(progress, index * 80 // len(EXPORT_SECTIONS))
+        _report(progress, index * 70 // len(EXPORT_SECTIONS))
+    data.update({key: [] for key in PENDING_SECTIONS})
+    data.update(lifecycle.export_sections(user))  # the other domains' sections
+    _report(progress, 80)
     return data
+
+
+def _readme_more_sections(data: dict[str, Any]) -> str:
+    lines = [f"    {key:<20} {text}\n" for key, text in lifecycle.export_readme()]
+    pending = [key for key in PENDING_SECTIONS if not data.get(key)]
+    if pending:
+        lines.append(f"    {', '.join(pending)}   (empty for now)\n")
+    return "".join(lines)
 
 
 def data_export_build(
@@ -418,6 +401,7 @@ def data_export_build(
                 user_id=user.pk,
                 login_limit=LOGIN_HISTORY_LIMIT,
                 audit_limit=AUDIT_LIMIT,
+                more_sections=_readme_more_sections(data),
                 version=EXPORT_FORMAT_VERSION,
             ),
         )
@@ -689,13 +673,9 @@ def account_deletion_request(
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.deletion_requested_at is not None:
             return account_deletion_status(user=user)
-        blockers = deletion_blockers(user=user)
+        blockers = lifecycle.deletion_blockers(user)
         if blockers:
-            names = ", ".join(org.name for org in blockers)
-            raise Conflict(
-                f"You are the only member of {names}, which still has a subscription. "
-                "Cancel the subscription or invite someone to take the organization over first."
-            )
+            raise Conflict(" ".join(blockers))
         now = timezone.now()
         user.deletion_requested_at = now
         user.deletion_scheduled_at = now + DELETION_GRACE
@@ -806,94 +786,15 @@ def deletion_reminder_list(*, now: datetime | None = None) -> QuerySet[User]:
 
 
 @dataclass(frozen=True)
-class OrgHandover:
-    """What the purge does with an organization the user is the only owner of: hand it to
-    `successor` (earliest-joined admin, else member), or delete it when nobody is left."""
-
-    organization: Organization
-    successor: Membership | None
-
-
-@dataclass(frozen=True)
 class PurgeResult:
     user_id: int
     email: str
-    transferred: list[OrgHandover] = field(default_factory=list)
-    deleted: list[Organization] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)  # the participants' audit metadata
 
 
-def account_purge_plan(*, user: User) -> list[OrgHandover]:
-    """The organizations that would lose their last owner, and who takes each over."""
-    plan: list[OrgHandover] = []
-    owned = Membership.objects.filter(
-        user=user,
-        role=OrgRole.OWNER,
-        status=MembershipStatus.ACTIVE,
-        organization__deleted_at__isnull=True,
-    ).select_related("organization")
-    for membership in owned.order_by("organization__name", "organization_id"):
-        others = Membership.objects.filter(
-            organization_id=membership.organization_id,
-            status=MembershipStatus.ACTIVE,
-            user__is_active=True,
-            user__deleted_at__isnull=True,
-        ).exclude(user=user)
-        if others.filter(role=OrgRole.OWNER).exists():
-            continue
-        successor = (
-            others.annotate(
-                rank=Case(
-                    When(role=OrgRole.ADMIN, then=Value(0)),
-                    default=Value(1),
-                    output_field=IntegerField(),
-                )
-            )
-            .select_related("user")
-            .order_by("rank", F("joined_at").asc(nulls_last=True), "created_at", "id")
-            .first()
-        )
-        plan.append(OrgHandover(organization=membership.organization, successor=successor))
-    return plan
-
-
-def personal_subscriptions_cancel(*, user: User) -> None:
-    """Purge hook: cancel the user's personal Stripe subscriptions (contract §3.8).
-
-    A no-op until billing (issue: dj-stripe) exists: personal subscriptions are not stored yet.
-    """
-    return None
-
-
-def _org_handover(item: OrgHandover, *, user: User) -> None:
-    """Through the organizations services, as the departing owner would do it: transfer
-    ownership (audit, `member_update` events, a notification to the new owner, role caches
-    cleared) or soft-delete the org (invitations cancelled, API keys revoked)."""
-    from organizations.access import OrgActor
-    from organizations.services import organization_delete, ownership_transfer
-
-    actor = OrgActor(organization=item.organization, role=OrgRole.OWNER, user=user)
-    if item.successor is not None:
-        ownership_transfer(actor=actor, user_id=item.successor.user_id)
-    else:
-        organization_delete(actor=actor)
-
-
-def deletion_blockers(*, user: User) -> list[Organization]:
-    """Organizations the purge could not delete: the user is their only member and they still
-    have a subscription (it must be cancelled, or the org handed over, first)."""
-    return [
-        item.organization
-        for item in account_purge_plan(user=user)
-        if item.successor is None and item.organization.stripe_subscription_id
-    ]
-
-
-def _memberships_left(user: User) -> list[tuple[int, str]]:
-    return list(
-        Membership.objects.filter(user=user, status=MembershipStatus.ACTIVE).values_list(
-            "organization_id", "organization__slug"
-        )
-    )
+def account_purge_plan(*, user: User) -> list[str]:
+    """What the purge would do besides deleting the account, in lines (for a dry run)."""
+    return lifecycle.purge_plan(user)
 
 
 def account_purge(*, user: User) -> PurgeResult | None:
@@ -901,10 +802,11 @@ def account_purge(*, user: User) -> PurgeResult | None:
     earliest-joined admin (else member) or delete it when nobody else is in it, cancel personal
     subscriptions, end every session, hard-delete the user (audit entries stay, actor NULL),
     delete their export files and avatar, email `account_deleted`. None if already gone.
-    Raises (nothing changed) if an organization cannot be deleted (a live subscription)."""
+    The other domains do their part through accounts.lifecycle (organizations: hand over each
+    sole-owner organization). Raises (nothing changed) if one of them cannot (e.g. an
+    organization with a live subscription)."""
     from accounts import privacy_tasks, services
     from accounts.selectors import user_cache_clear
-    from organizations.access import membership_cache_clear
 
     with transaction.atomic():
         from accounts.staff import _lock_super_admins, _require_not_last_super_admin
@@ -915,11 +817,11 @@ def account_purge(*, user: User) -> PurgeResult | None:
             return None
         _require_not_last_super_admin(user, super_admins, "delete")
         user_id, email, name = user.pk, user.email, user.name
-        plan = account_purge_plan(user=user)
-        for item in plan:
-            _org_handover(item, user=user)
-        personal_subscriptions_cancel(user=user)
-        memberships = _memberships_left(user)
+        blockers = lifecycle.deletion_blockers(user)
+        if blockers:
+            raise Conflict(" ".join(blockers))
+        steps = lifecycle.purge(user)
+        details = {key: value for step in steps for key, value in step.metadata.items()}
         services.sessions_revoke_all(user=user, reason="account_deleted")
         files = [
             p for p in DataExport.objects.filter(user=user).values_list("file_path", flat=True) if p
@@ -930,25 +832,12 @@ def account_purge(*, user: User) -> PurgeResult | None:
             action="account_purge",
             target_type="user",
             target_id=user_id,
-            metadata={
-                "requested_at": _iso(user.deletion_requested_at),
-                "organizations_transferred": [i.organization.pk for i in plan if i.successor],
-                "organizations_deleted": [i.organization.pk for i in plan if not i.successor],
-            },
+            metadata={"requested_at": _iso(user.deletion_requested_at), **details},
         )
         user.delete()
-        for organization_id, slug in memberships:  # the members see the departure
-            membership_cache_clear(organization_id, user_id)
-            realtime.publish_to_org(
-                organization_id,
-                "member_update",
-                {
-                    "org_slug": slug,
-                    "event": "removed",
-                    "user_id": user_id,
-                    "reason": "account_deleted",
-                },
-            )
+        for step in steps:
+            if step.after_delete is not None:
+                step.after_delete()
         realtime.close_user_sockets(user_id)
         privacy_tasks.send_account_deletion_email.enqueue(kind="deleted", email=email, name=name)
 
@@ -962,9 +851,4 @@ def account_purge(*, user: User) -> PurgeResult | None:
                 default_storage.delete(avatar)
 
         transaction.on_commit(after_commit)
-    return PurgeResult(
-        user_id=user_id,
-        email=email,
-        transferred=[i for i in plan if i.successor],
-        deleted=[i.organization for i in plan if not i.successor],
-    )
+    return PurgeResult(user_id=user_id, email=email, details=details)

@@ -27,7 +27,7 @@ from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
-from accounts import services, verification
+from accounts import lifecycle, services, verification
 from accounts.models import STAFF_ROLES, AuthMethod, Role, User, UserSession
 from accounts.profile import user_profile_update
 from accounts.tokens import AccessToken, blacklist, issue_access_token
@@ -132,11 +132,10 @@ def user_get_for(*, viewer: User, user_id: int) -> User:
 
 
 def admin_stats() -> dict[str, Any]:
-    """`GET /admin/stats` (contract §11): user numbers in one query, organizations in another.
-    New users: today = since 00:00 UTC, week = the last 7 days, month = the last 30 days.
-    Subscription and file numbers stay 0 until the billing and files apps exist."""
-    from organizations.models import Organization
-
+    """`GET /admin/stats` (contract §11): user numbers in one query; the other domains add
+    theirs through accounts.lifecycle (organizations: the organization count). New users:
+    today = since 00:00 UTC, week = the last 7 days, month = the last 30 days. Numbers no
+    participant supplies yet (subscriptions, files) are 0."""
     now = timezone.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     role_counts = {f"role_{r}": Count("id", filter=Q(role=r)) for r in Role.values}
@@ -149,7 +148,7 @@ def admin_stats() -> dict[str, Any]:
         new_users_this_month=Count("id", filter=Q(created_at__gte=now - timedelta(days=30))),
         **role_counts,
     )
-    return {
+    stats: dict[str, Any] = {
         "total_users": numbers["total_users"],
         "active_users": numbers["active_users"],
         "verified_users": numbers["verified_users"],
@@ -161,9 +160,11 @@ def admin_stats() -> dict[str, Any]:
         "canceled_subscriptions": 0,
         "total_files": 0,
         "total_file_size": 0,
-        "total_organizations": Organization.objects.filter(deleted_at__isnull=True).count(),
+        "total_organizations": 0,
         "users_by_role": {r: numbers[f"role_{r}"] for r in Role.values},
     }
+    stats.update(lifecycle.staff_stats())
+    return stats
 
 
 # --- Creating, editing, deleting ---------------------------------------------------------------

@@ -16,6 +16,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
+from config.permissions import staff_refusal
+
 
 class KeelAdminSite(admin.AdminSite):
     site_header = "Keel administration"
@@ -43,17 +45,20 @@ class KeelAdminSite(admin.AdminSite):
 
         @wraps(view)
         def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            from accounts.permissions import ADMIN_2FA_MESSAGE, staff_2fa_missing
-
             user = getattr(request, "user", None)
-            if user is not None and user.is_authenticated and staff_2fa_missing(user):
+            refusal = (
+                staff_refusal(user)
+                if user is not None and user.is_authenticated and user.is_staff
+                else None
+            )
+            if refusal is not None:
                 return render(
                     request,
                     "errors/403.html",
                     {
-                        "message": ADMIN_2FA_MESSAGE,
-                        "action_url": "/settings/security/",
-                        "action_label": "Set up two-factor authentication",
+                        "message": refusal.message,
+                        "action_url": refusal.action_url,
+                        "action_label": refusal.action_label,
                     },
                     status=403,
                 )

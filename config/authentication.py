@@ -7,10 +7,21 @@ and organization API keys in front of it. CSRF is enforced once, by
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import cache
 from typing import Any
 
+from django.conf import settings
+from django.utils.module_loading import import_string
 from rest_framework import authentication
 from rest_framework.request import Request
+
+
+@cache
+def _user_checks() -> tuple[Callable[[Request, Any], None], ...]:
+    """`settings.AUTHENTICATED_USER_CHECKS`: callables `(request, user)` that raise to refuse a
+    signed-in user (accounts: mandatory email verification)."""
+    return tuple(import_string(path) for path in settings.AUTHENTICATED_USER_CHECKS)
 
 
 class SessionAuthentication(authentication.SessionAuthentication):
@@ -30,7 +41,6 @@ class SessionAuthentication(authentication.SessionAuthentication):
         user, _ = result
         if getattr(user, "deleted_at", None) is not None:
             return None
-        from accounts.authentication import require_verified_email
-
-        require_verified_email(request, user)
+        for check in _user_checks():
+            check(request, user)
         return result

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,6 +14,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.module_loading import import_string
 
 from config import metrics
 from config.context import new_request_id
@@ -29,6 +32,21 @@ logger = logging.getLogger("keel.ws")
 CLOSE_POLICY = 1008
 CLOSE_TOO_BIG = 1009
 CONNECTION_TTL = 3600
+
+
+@functools.cache
+def _guards() -> tuple[Callable[[dict[str, Any]], tuple[int, str, str] | None], ...]:
+    return tuple(import_string(path) for path in settings.WS_CONNECT_GUARDS)
+
+
+def socket_refusal(scope: dict[str, Any]) -> tuple[int, str, str] | None:
+    """The first refusal of `settings.WS_CONNECT_GUARDS` (security: blocked IP, rate limit):
+    (HTTP status, error code, message), or None."""
+    for guard in _guards():
+        refusal = guard(scope)
+        if refusal is not None:
+            return refusal
+    return None
 
 
 def origin_allowed(scope: dict[str, Any]) -> bool:
@@ -76,9 +94,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.groups_joined = []
-        from security.middleware import socket_guard
-
-        refusal = await sync_to_async(socket_guard)(self.scope)
+        refusal = await sync_to_async(socket_refusal)(self.scope)
         if refusal is not None:
             await self._deny(*refusal, CLOSE_FORBIDDEN if refusal[0] == 403 else CLOSE_POLICY)
             return

@@ -8,10 +8,10 @@ from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 
+from config.runtime import runtime_setting as get_setting
+
 
 def mail_connection(*, fail_silently: bool = False) -> BaseEmailBackend:
-    from security.system_settings import get_setting
-
     if get_setting("smtp_enabled"):
         port = int(get_setting("smtp_port"))
         return get_connection(
@@ -29,8 +29,6 @@ def mail_connection(*, fail_silently: bool = False) -> BaseEmailBackend:
 
 
 def from_address() -> str:
-    from security.system_settings import get_setting
-
     if get_setting("smtp_enabled"):
         return formataddr((get_setting("smtp_from_name"), get_setting("smtp_from_email")))
     return settings.DEFAULT_FROM_EMAIL

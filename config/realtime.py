@@ -10,15 +10,18 @@ so a membership change needs no socket bookkeeping.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 logger = logging.getLogger("keel.realtime")
 
@@ -85,6 +88,13 @@ def publish_to_user(user_id: int, event_type: str, payload: dict[str, Any]) -> N
     publish_to_users([user_id], event_type, payload)
 
 
+@functools.cache
+def _org_members() -> Callable[..., Iterable[int]]:
+    """`settings.REALTIME_ORG_MEMBERS`: `(organization_id=, roles=)` -> the user ids an org event
+    reaches (organizations fills it: the active members)."""
+    return import_string(settings.REALTIME_ORG_MEMBERS)
+
+
 def publish_to_org(
     organization_id: int,
     event_type: str,
@@ -95,9 +105,7 @@ def publish_to_org(
 ) -> None:
     """Send an event to the org's active members (optionally only some roles), plus extra users
     (e.g. a member who was just removed)."""
-    from organizations.selectors import organization_member_ids
-
-    member_ids = organization_member_ids(organization_id=organization_id, roles=roles)
+    member_ids = _org_members()(organization_id=organization_id, roles=roles)
     publish_to_users([*member_ids, *also_user_ids], event_type, payload)
 
 

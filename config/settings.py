@@ -505,6 +505,21 @@ PRINCIPAL_RESOLVERS = [
 ]
 # Run when a web process stops (config/shutdown.py): write what is still only in memory.
 SHUTDOWN_HOOKS = ["security.blocklist.flush_hits"]
+# Hooks that let the lower layers (config, security) call into the domains without importing
+# them (docs/architecture.md, "Layers and hooks").
+# Read a runtime setting (contract §13.9): (key) -> value.
+RUNTIME_SETTING_READER = "security.system_settings.get_setting"
+# Refuse a WebSocket before authentication: (scope) -> (status, code, message) | None.
+WS_CONNECT_GUARDS = ["security.middleware.socket_guard"]
+# Refuse staff tools to a staff member: (user) -> config.permissions.StaffRefusal | None.
+STAFF_ACCESS_CHECKS = ["accounts.permissions.two_factor_required"]
+# Refuse a session-authenticated API user: (request, user) -> None or raise.
+AUTHENTICATED_USER_CHECKS = ["accounts.authentication.require_verified_email"]
+# The user ids an organization's events reach: (organization_id=, roles=) -> ids.
+REALTIME_ORG_MEMBERS = "organizations.selectors.organization_member_ids"
+# Domains that take part in an account's lifecycle (accounts/lifecycle.py): GDPR export
+# sections, deletion blockers, the purge, staff stats.
+ACCOUNT_LIFECYCLE_PARTICIPANTS = ["organizations.lifecycle.OrganizationsLifecycle"]
 
 CACHE_HEADERS_ENABLED = env.bool("CACHE_HEADERS_ENABLED", default=True)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

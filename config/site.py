@@ -11,11 +11,10 @@ from typing import Any
 
 from django.conf import settings
 
+from config.runtime import runtime_setting as get_setting
+
 
 def site_context() -> dict[str, Any]:
-    # Imported here: config is imported by every app, security's settings import config.
-    from security.system_settings import get_setting
-
     return {
         "site_name": get_setting("site_name"),
         "site_description": get_setting("site_description"),

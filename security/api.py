@@ -11,11 +11,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsStaff
 from config.errors import BadRequest, NotFound
 from config.mail import from_address, mail_connection
 from config.net import request_client_ip
 from config.pagination import paginate_page
+from config.permissions import IsStaff
 from config.responses import envelope
 from security import selectors, services, system_settings
 from security.serializers import (

@@ -32,14 +32,8 @@ class Command(BaseCommand):
         for user in due:
             scheduled = f"{user.deletion_scheduled_at:%Y-%m-%d %H:%M} UTC"
             self.stdout.write(f"  - {user.email} (id {user.pk}, scheduled for {scheduled})")
-            for item in privacy.account_purge_plan(user=user):
-                org = item.organization
-                if item.successor is not None:
-                    self.stdout.write(
-                        f"      organization {org.slug}: ownership to {item.successor.user.email}"
-                    )
-                else:
-                    self.stdout.write(f"      organization {org.slug}: deleted (no other member)")
+            for line in privacy.account_purge_plan(user=user):
+                self.stdout.write(f"      {line}")
         if dry_run:
             self.stdout.write("Dry run: nothing was changed.")
             return

@@ -242,9 +242,9 @@ class Command(BaseCommand):
     def _auth(self, n: int) -> list[Row]:
         """Password sign-in (argon2 included) and an authenticated `GET /auth/me`, beside a
         bare Django JSON view through the same middleware stack."""
-        from accounts.models import User
+        from django.contrib.auth import get_user_model
 
-        User.objects.create_user("bench@example.com", BENCH_PASSWORD, name="Bench")
+        get_user_model().objects.create_user("bench@example.com", BENCH_PASSWORD, name="Bench")
         client = Client()
         credentials = {"email": "bench@example.com", "password": BENCH_PASSWORD}
         token = client.post(
