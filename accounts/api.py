@@ -39,7 +39,7 @@ from accounts.serializers import (
     UserEnvelopeOutput,
     user_data,
 )
-from config.errors import DomainError, NotFound, Unauthorized, ValidationFailed
+from config.errors import DomainError, Unauthorized, ValidationFailed
 from config.net import request_client_ip
 from config.pagination import paginate_page
 from config.responses import envelope
@@ -479,7 +479,6 @@ class OAuthCallbackView(PublicView):
         from allauth.socialaccount.providers.github.views import oauth2_callback as github
         from allauth.socialaccount.providers.google.views import oauth2_callback as google
 
-        view = {"google": google, "github": github}.get(provider)
-        if view is None:
-            raise NotFound("Unknown OAuth provider")
+        oauth.provider_for(request._request, provider)  # 404 unless known and configured
+        view = {"google": google, "github": github}[provider]
         return view(request._request)

@@ -55,6 +55,13 @@ def test_unknown_and_unconfigured_providers_are_404(client):
     assert response.status_code == 404 and response.json()["error"] == "NOT_FOUND"
 
 
+def test_the_callback_of_an_unknown_or_unconfigured_provider_is_404_not_500(client):
+    assert callback(client, "any-state", provider="myspace").status_code == 404
+    SocialApp.objects.filter(provider="google").delete()  # found by schemathesis: was a 500
+    response = callback(client, "any-state", provider="google")
+    assert response.status_code == 404 and response.json()["error"] == "NOT_FOUND"
+
+
 def test_a_new_github_user_is_created_verified_and_signed_in_with_cookies(client, github):
     github()
     state = start(client)["state"]
