@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,6 +18,7 @@ from organizations.access import OrgActor
 from organizations.models import OrgRole
 from organizations.permissions import OrgRolePermission
 from organizations.serializers import (
+    SLUG_PATH_SCHEMA,
     APIKeyEnvelope,
     APIKeyInput,
     APIKeyListEnvelope,
@@ -29,6 +30,7 @@ from organizations.serializers import (
     OrganizationEnvelope,
     OrganizationListEnvelope,
     OrganizationUpdateInput,
+    OrgMessageEnvelope,
     OrgRoleInput,
     TokenInput,
     TransferInput,
@@ -37,11 +39,11 @@ from organizations.serializers import (
     member_data,
     organization_data,
 )
-from security.serializers import MessageOutput
 
 MEMBER, ADMIN, OWNER = OrgRole.MEMBER, OrgRole.ADMIN, OrgRole.OWNER
 
 
+@extend_schema(parameters=[OpenApiParameter("slug", SLUG_PATH_SCHEMA, OpenApiParameter.PATH)])
 class OrgView(APIView):
     """An org-scoped route: `org_roles` maps HTTP methods to the minimum org role."""
 
@@ -71,7 +73,10 @@ class OrganizationListView(APIView):
     @extend_schema(
         operation_id="organizations_create",
         request=OrganizationCreateInput,
-        responses={201: OrganizationEnvelope},
+        responses={
+            201: OrganizationEnvelope,
+            409: OpenApiResponse(description="slug: This slug is already taken"),
+        },
     )
     def post(self, request: Request) -> Response:
         data = _valid(OrganizationCreateInput, request.data)
@@ -108,7 +113,13 @@ class OrganizationDetailView(OrgView):
             "Organization updated successfully", organization_data(organization, actor.role)
         )
 
-    @extend_schema(operation_id="organizations_delete", responses={200: MessageOutput})
+    @extend_schema(
+        operation_id="organizations_delete",
+        responses={
+            200: OrgMessageEnvelope,
+            409: OpenApiResponse(description="The organization still has a live subscription"),
+        },
+    )
     def delete(self, request: Request, slug: str) -> Response:
         services.organization_delete(actor=self.actor(request))
         return envelope("Organization deleted", {"message": "Organization deleted"})
@@ -119,7 +130,9 @@ class LeaveView(OrgView):
     org_roles: ClassVar[dict[str, str]] = {"post": MEMBER}
     api_keys_allowed = False
 
-    @extend_schema(operation_id="organizations_leave", request=None, responses={200: MessageOutput})
+    @extend_schema(
+        operation_id="organizations_leave", request=None, responses={200: OrgMessageEnvelope}
+    )
     def post(self, request: Request, slug: str) -> Response:
         services.organization_leave(actor=self.actor(request))
         return envelope("You left the organization", {"message": "You left the organization"})
@@ -159,7 +172,13 @@ class InviteView(OrgView):
     @extend_schema(
         operation_id="organizations_invite",
         request=InviteInput,
-        responses={201: InvitationEnvelope},
+        responses={
+            201: InvitationEnvelope,
+            402: OpenApiResponse(description="SEAT_LIMIT_REACHED (active + pending members)"),
+            409: OpenApiResponse(
+                description="email: already a member, or an invitation is pending"
+            ),
+        },
     )
     def post(self, request: Request, slug: str) -> Response:
         invitation = services.invitation_create(
@@ -175,7 +194,7 @@ class MemberRoleView(OrgView):
     @extend_schema(
         operation_id="organizations_member_role",
         request=OrgRoleInput,
-        responses={200: MessageOutput},
+        responses={200: OrgMessageEnvelope},
     )
     def put(self, request: Request, slug: str, user_id: int) -> Response:
         services.member_role_change(
@@ -188,7 +207,7 @@ class MemberRoleView(OrgView):
 class MemberDetailView(OrgView):
     org_roles: ClassVar[dict[str, str]] = {"delete": ADMIN}
 
-    @extend_schema(operation_id="organizations_member_remove", responses={200: MessageOutput})
+    @extend_schema(operation_id="organizations_member_remove", responses={200: OrgMessageEnvelope})
     def delete(self, request: Request, slug: str, user_id: int) -> Response:
         services.member_remove(actor=self.actor(request), user_id=user_id)
         return envelope("Member removed", {"message": "Member removed"})
@@ -214,7 +233,9 @@ class InvitationListView(OrgView):
 class InvitationDetailView(OrgView):
     org_roles: ClassVar[dict[str, str]] = {"delete": ADMIN}
 
-    @extend_schema(operation_id="organizations_invitation_revoke", responses={200: MessageOutput})
+    @extend_schema(
+        operation_id="organizations_invitation_revoke", responses={200: OrgMessageEnvelope}
+    )
     def delete(self, request: Request, slug: str, invitation_id: int) -> Response:
         services.invitation_revoke(actor=self.actor(request), invitation_id=invitation_id)
         return envelope("Invitation revoked", {"message": "Invitation revoked"})
@@ -251,7 +272,11 @@ class InvitationAcceptView(APIView):
         operation_id="invitations_accept",
         parameters=[OpenApiParameter("token", str)],
         request=TokenInput,
-        responses={200: OrganizationEnvelope},
+        responses={
+            200: OrganizationEnvelope,
+            402: OpenApiResponse(description="SEAT_LIMIT_REACHED"),
+            409: OpenApiResponse(description="Already a member of this organization"),
+        },
     )
     def post(self, request: Request) -> Response:
         organization = services.invitation_accept(token=_token(request), user=request.user)
@@ -269,7 +294,7 @@ class InvitationDeclineView(APIView):
         operation_id="invitations_decline",
         parameters=[OpenApiParameter("token", str)],
         request=TokenInput,
-        responses={200: MessageOutput},
+        responses={200: OrgMessageEnvelope},
     )
     def post(self, request: Request) -> Response:
         services.invitation_decline(token=_token(request))
@@ -307,7 +332,7 @@ class APIKeyDetailView(OrgView):
     org_roles: ClassVar[dict[str, str]] = {"delete": ADMIN}
     api_keys_allowed = False
 
-    @extend_schema(operation_id="organizations_api_key_revoke", responses={200: MessageOutput})
+    @extend_schema(operation_id="organizations_api_key_revoke", responses={200: OrgMessageEnvelope})
     def delete(self, request: Request, slug: str, key_id: int) -> Response:
         services.api_key_revoke(actor=self.actor(request), key_id=key_id)
         return envelope("API key revoked", {"message": "API key revoked"})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.serializers import iso
@@ -116,6 +117,11 @@ def envelope_of(inner: type[serializers.Serializer], name: str, many: bool = Fal
     )
 
 
+class MessageDataOutput(serializers.Serializer):
+    message = serializers.CharField()
+
+
+OrgMessageEnvelope = envelope_of(MessageDataOutput, "OrgMessageEnvelope")
 OrganizationEnvelope = envelope_of(OrganizationOutput, "OrganizationEnvelope")
 OrganizationListEnvelope = envelope_of(OrganizationOutput, "OrganizationListEnvelope", many=True)
 MemberListEnvelope = envelope_of(MemberOutput, "MemberListEnvelope", many=True)
@@ -125,13 +131,38 @@ APIKeyEnvelope = envelope_of(APIKeyOutput, "APIKeyEnvelope")
 APIKeyListEnvelope = envelope_of(APIKeyOutput, "APIKeyListEnvelope", many=True)
 
 
+SLUG_PATH_SCHEMA = {
+    "type": "string",
+    "minLength": 2,
+    "maxLength": 63,
+    "pattern": r"^[a-z0-9]+(?:-[a-z0-9]+)*$",
+}
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "minLength": 2,
+        "maxLength": 63,
+        "pattern": r"^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$",
+        "description": "Stored lowercased, so it matches `^[a-z0-9]+(?:-[a-z0-9]+)*$`; "
+        "`new`, `api`, `admin` and `settings` are reserved.",
+    }
+)
+class SlugInputField(serializers.CharField):
+    """An organization slug as sent: the pattern is checked by `services.slug_validate`."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(min_length=2, max_length=63, trim_whitespace=False, **kwargs)
+
+
 class OrganizationCreateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    slug = serializers.CharField(max_length=200)
+    name = serializers.CharField(min_length=2, max_length=100)
+    slug = SlugInputField()
 
 
 class OrganizationUpdateInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = serializers.CharField(min_length=2, max_length=100)
 
 
 class TransferInput(serializers.Serializer):
@@ -140,11 +171,11 @@ class TransferInput(serializers.Serializer):
 
 class InviteInput(serializers.Serializer):
     email = serializers.EmailField(max_length=255)
-    role = serializers.CharField(max_length=20, default=OrgRole.MEMBER)
+    role = serializers.ChoiceField(choices=[OrgRole.ADMIN, OrgRole.MEMBER], default=OrgRole.MEMBER)
 
 
 class OrgRoleInput(serializers.Serializer):
-    role = serializers.CharField(max_length=20)
+    role = serializers.ChoiceField(choices=OrgRole.choices)
 
 
 class TokenInput(serializers.Serializer):
@@ -152,6 +183,6 @@ class TokenInput(serializers.Serializer):
 
 
 class APIKeyInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    role = serializers.CharField(max_length=20, default=OrgRole.MEMBER)
+    name = serializers.CharField(min_length=1, max_length=100)
+    role = serializers.ChoiceField(choices=[OrgRole.ADMIN, OrgRole.MEMBER], default=OrgRole.MEMBER)
     expires_at = serializers.DateTimeField(required=False, allow_null=True)

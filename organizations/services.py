@@ -39,6 +39,7 @@ from security.crypto import new_token, token_hash, token_hash_candidates
 from security.services import audit_record
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+SLUG_INPUT_RE = re.compile(r"[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 INVITATION_LIFETIME = timedelta(days=7)
 API_KEY_PREFIX = "keel_"
 API_KEY_ALPHABET = string.ascii_letters + string.digits
@@ -124,12 +125,15 @@ def _audit(actor: OrgActor | User | None, action: str, target: Any, **kwargs: An
 
 
 def slug_validate(slug: str) -> str:
-    slug = (slug or "").strip().lower()
-    if not (2 <= len(slug) <= 63) or not SLUG_RE.match(slug):
+    """2–63 ASCII letters, digits and single inner hyphens, stored lowercased; not reserved.
+    Checked before lowercasing (`"\u212a".lower()` is an ASCII `k`)."""
+    slug = slug or ""
+    if not (2 <= len(slug) <= 63) or not SLUG_INPUT_RE.fullmatch(slug):
         raise ValidationFailed.for_field(
             "slug",
             "Use 2–63 lowercase letters, digits and single hyphens (not at the ends)",
         )
+    slug = slug.lower()
     if slug in RESERVED_SLUGS:
         raise ValidationFailed.for_field("slug", f"'{slug}' is reserved", code="reserved")
     return slug

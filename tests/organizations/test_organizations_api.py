@@ -44,6 +44,9 @@ def test_create_makes_a_free_org_with_the_creator_as_owner(as_user, alice):
         "admin",
         "settings",
         "ünï",
+        " acme",  # the slug is not trimmed: the document's pattern is the rule
+        "acme\n",
+        "\u212a\u212a",  # KELVIN SIGN lowercases to an ASCII k
     ],
 )
 def test_bad_or_reserved_slugs_are_400(as_user, alice, slug):
