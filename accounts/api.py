@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponseBase, HttpResponseRedirect
 from django.middleware.csrf import rotate_token
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -77,7 +77,13 @@ class PublicView(APIView):
 @extend_schema(tags=["auth"])
 class RegisterView(PublicView):
     @extend_schema(
-        operation_id="auth_register", request=RegisterInput, responses={201: AuthResponseOutput}
+        operation_id="auth_register",
+        request=RegisterInput,
+        responses={
+            201: AuthResponseOutput,
+            403: OpenApiResponse(description="Registration is disabled"),
+            409: OpenApiResponse(description="email: An account with this email already exists"),
+        },
     )
     def post(self, request: Request) -> Response:
         data = RegisterInput(data=request.data)
@@ -409,7 +415,12 @@ class OAuthProvidersView(APIView):
         )
 
 
-@extend_schema(tags=["auth: oauth"])
+PROVIDER_PARAMETER = OpenApiParameter(
+    "provider", str, OpenApiParameter.PATH, enum=list(oauth.PROVIDERS)
+)
+
+
+@extend_schema(tags=["auth: oauth"], parameters=[PROVIDER_PARAMETER])
 class OAuthStartView(APIView):
     """Pub+: the provider URL the browser should open (`?link=true`: connect to the caller)."""
 
@@ -465,7 +476,7 @@ class OAuthNavigateView(APIView):
         return start.response
 
 
-@extend_schema(tags=["auth: oauth"])
+@extend_schema(tags=["auth: oauth"], parameters=[PROVIDER_PARAMETER])
 class OAuthCallbackView(PublicView):
     """`/auth/oauth/{provider}/callback`: allauth's callback for that provider; ends in a 302 to
     `{FRONTEND_URL}/auth/callback?success=true[&new_user=true]` or `?error=`."""

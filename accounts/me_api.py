@@ -10,7 +10,7 @@ from typing import Any
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponseBase
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
@@ -18,10 +18,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts import oauth, profile, selectors
-from accounts.api import current_session_id
+from accounts.api import PROVIDER_PARAMETER, current_session_id
 from accounts.me_serializers import (
     ActivityPage,
-    AvatarOutput,
+    AvatarEnvelopeOutput,
     ConnectedAccountOutput,
     PasswordChangeInput,
     PreferencesInput,
@@ -36,6 +36,11 @@ from config.pagination import int_param
 from config.responses import envelope
 from security.serializers import MessageOutput
 
+PROFILE_RESPONSES = {
+    200: UserEnvelopeOutput,
+    409: OpenApiResponse(description="email: An account with this email already exists"),
+}
+
 
 @extend_schema(tags=["account"])
 class MeView(APIView):
@@ -43,9 +48,7 @@ class MeView(APIView):
     def get(self, request: Request) -> Response:
         return envelope("User retrieved successfully", user_data(request.user))
 
-    @extend_schema(
-        operation_id="me_update", request=ProfileInput, responses={200: UserEnvelopeOutput}
-    )
+    @extend_schema(operation_id="me_update", request=ProfileInput, responses=PROFILE_RESPONSES)
     def put(self, request: Request) -> Response:
         data = ProfileInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
@@ -53,7 +56,7 @@ class MeView(APIView):
         return envelope("Profile updated successfully", user_data(user))
 
     @extend_schema(
-        operation_id="me_partial_update", request=ProfileInput, responses={200: UserEnvelopeOutput}
+        operation_id="me_partial_update", request=ProfileInput, responses=PROFILE_RESPONSES
     )
     def patch(self, request: Request) -> Response:
         return self.put(request)
@@ -142,7 +145,7 @@ class AvatarView(APIView):
     @extend_schema(
         operation_id="me_avatar_upload",
         request={"multipart/form-data": AVATAR_UPLOAD_SCHEMA},
-        responses={200: AvatarOutput},
+        responses={200: AvatarEnvelopeOutput},
     )
     def post(self, request: Request) -> Response:
         url = profile.avatar_set(user=request.user, content=_uploaded_bytes(request))
@@ -196,7 +199,7 @@ class ConnectedAccountsView(APIView):
         )
 
 
-@extend_schema(tags=["account"])
+@extend_schema(tags=["account"], parameters=[PROVIDER_PARAMETER])
 class ConnectedAccountDetailView(APIView):
     @extend_schema(operation_id="me_connected_account_unlink", responses={200: MessageOutput})
     def delete(self, request: Request, provider: str) -> Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.models import DateFormat, Language, Theme, TimeFormat, UserPreferences
@@ -21,6 +22,13 @@ class ProfileInput(serializers.Serializer):
     social_links = serializers.JSONField(required=False, allow_null=True)
 
 
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {key: {"type": "boolean"} for key in NOTIFICATION_KEYS},
+        "additionalProperties": False,
+    }
+)
 class EmailNotificationsField(serializers.DictField):
     child = serializers.BooleanField()
 
@@ -91,3 +99,11 @@ class ConnectedAccountOutput(serializers.Serializer):
 
 class AvatarOutput(serializers.Serializer):
     avatar_url = serializers.CharField()
+
+
+class AvatarEnvelopeOutput(serializers.Serializer):
+    """The E shape of an avatar upload: `{success, message, data: {avatar_url}}`."""
+
+    success = serializers.BooleanField()
+    message = serializers.CharField()
+    data = AvatarOutput()

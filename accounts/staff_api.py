@@ -13,7 +13,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -98,7 +98,10 @@ class UserListView(APIView):
     @extend_schema(
         operation_id="users_create",
         request=UserCreateInput,
-        responses={201: UserEnvelopeOutput},
+        responses={
+            201: UserEnvelopeOutput,
+            409: OpenApiResponse(description="email: An account with this email already exists"),
+        },
     )
     def post(self, request: Request) -> Response:
         data = UserCreateInput(data=request.data)
@@ -117,7 +120,12 @@ class UserDetailView(APIView):
         return envelope("User retrieved successfully", user_data(user))
 
     @extend_schema(
-        operation_id="users_update", request=UserUpdateInput, responses={200: UserEnvelopeOutput}
+        operation_id="users_update",
+        request=UserUpdateInput,
+        responses={
+            200: UserEnvelopeOutput,
+            409: OpenApiResponse(description="email: An account with this email already exists"),
+        },
     )
     def put(self, request: Request, user_id: int) -> Response:
         data = UserUpdateInput(data=request.data)
@@ -232,7 +240,14 @@ class AdminUserReactivateView(APIView):
 class AdminUserRestoreView(APIView):
     permission_classes = [IsSuperAdmin]
 
-    @extend_schema(operation_id="admin_users_restore", request=None, responses={200: MessageOutput})
+    @extend_schema(
+        operation_id="admin_users_restore",
+        request=None,
+        responses={
+            200: MessageOutput,
+            409: OpenApiResponse(description="email: Another account uses this email address now"),
+        },
+    )
     def post(self, request: Request, user_id: int) -> Response:
         staff.user_restore(actor=request.user, user_id=user_id)
         return envelope("User restored successfully")

@@ -1,5 +1,10 @@
-"""drf-spectacular hooks: one copy of each route (the /api/v1 canonical path) and the
-error envelope as a shared component referenced by every error response."""
+"""drf-spectacular hooks: one copy of each route (the /api/v1 canonical path), and the
+statuses and input rules the request pipeline adds to every operation, so that a client
+generated from the document can trust it (docs/architecture.md, "The OpenAPI document").
+
+Rules that hold for every operation live here; rules of one operation are declared on its
+view with `extend_schema` (an error status declared there without a body gets the envelope
+here)."""
 
 from __future__ import annotations
 
@@ -7,6 +12,9 @@ from typing import Any
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
+INT64_MAX = 2**63 - 1
+
+# Any operation under /api: the pipeline (contract §0.13) can answer these before the view.
 ERROR_STATUSES = {
     "400": "Bad request or validation error",
     "401": "Not authenticated",
@@ -17,6 +25,39 @@ ERROR_STATUSES = {
     "429": "Rate limited or account locked",
     "500": "Unexpected error",
     "503": "Dependency unavailable or maintenance",
+}
+# POST/PUT/PATCH: any caller with credentials may send an Idempotency-Key (contract §0.10).
+WRITE_STATUSES = {
+    "409": "Conflict (duplicate or state conflict), or the same Idempotency-Key is in flight",
+    "422": "IDEMPOTENCY_CONFLICT: the Idempotency-Key was used with a different request",
+}
+# Operations that read a request body: a Content-Type Keel does not parse.
+BODY_STATUSES = {"415": "Unsupported media type (send application/json)"}
+# Health routes skip the blocklist, rate limits, maintenance and authentication (§1).
+HEALTH_STATUSES = {
+    "400": "Malformed input refused at the edge (NUL, lone surrogates, integers beyond 64 bits)",
+    "405": ERROR_STATUSES["405"],
+    "413": ERROR_STATUSES["413"],
+    "500": ERROR_STATUSES["500"],
+    "503": "The database is unavailable",
+}
+WRITE_METHODS = ("post", "put", "patch")
+JSON = "application/json"
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Replays the stored response of an earlier request with the same key and body for "
+        "24 h (`Idempotent-Replayed: true`); ignored for anonymous callers."
+    ),
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "pattern": "^[!-~](?:[ -~]*[!-~])?$",
+    },
 }
 
 ERROR_SCHEMA: dict[str, Any] = {
@@ -58,20 +99,59 @@ def keep_canonical_paths(endpoints: list[tuple[Any, ...]], **kwargs: Any) -> lis
 
 
 def add_error_envelope(result: dict[str, Any], generator: Any, **kwargs: Any) -> dict[str, Any]:
-    """Every operation documents the envelope for its possible error statuses."""
+    """Every operation documents the statuses the pipeline can answer, each with the error
+    envelope; request bodies are JSON; ids are 64-bit."""
     components = result.setdefault("components", {})
-    components.setdefault("schemas", {})["Error"] = ERROR_SCHEMA
+    schemas = components.setdefault("schemas", {})
+    schemas["Error"] = ERROR_SCHEMA
     ref = {"$ref": "#/components/schemas/Error"}
-    for path_item in result.get("paths", {}).values():
-        for operation in path_item.values():
+    for path, path_item in result.get("paths", {}).items():
+        for method, operation in path_item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
                 continue
-            for status, description in ERROR_STATUSES.items():
-                operation["responses"].setdefault(
-                    status,
-                    {"description": description, "content": {"application/json": {"schema": ref}}},
-                )
+            body = operation.get("requestBody")
+            if body:
+                _json_only(body)
+            statuses = dict(ERROR_STATUSES) if path.startswith("/api/") else dict(HEALTH_STATUSES)
+            if path.startswith("/api/") and method in WRITE_METHODS:
+                statuses.update(WRITE_STATUSES)
+                operation.setdefault("parameters", []).append(dict(IDEMPOTENCY_KEY))
+            if body and JSON in body.get("content", {}):
+                statuses.update(BODY_STATUSES)
+            responses = operation["responses"]
+            for status, description in statuses.items():
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if status[0] in "45" and not response.get("content"):
+                    response["content"] = {JSON: {"schema": ref}}
+            for parameter in operation.get("parameters", []):
+                if parameter.get("in") == "path":
+                    _bounded_id(parameter.get("schema", {}), minimum=1)
+                elif parameter.get("in") == "query":
+                    _bounded_id(parameter.get("schema", {}), minimum=-INT64_MAX - 1)
+    for name, schema in schemas.items():
+        if name.endswith("Request"):
+            for prop in schema.get("properties", {}).values():
+                _bounded_id(prop, minimum=-INT64_MAX - 1)
     return result
+
+
+def _json_only(body: dict[str, Any]) -> None:
+    """Request bodies are JSON (contract §0.2). DRF also parses form encodings, a tolerance
+    the document does not promise; an operation documented only otherwise (an upload) keeps
+    its own media type."""
+    content = body.get("content", {})
+    if JSON in content:
+        body["content"] = {JSON: content[JSON]}
+
+
+def _bounded_id(schema: dict[str, Any], *, minimum: int) -> None:
+    """An integer without bounds is a database id or count: 64-bit signed (a larger one is a
+    400 at the edge)."""
+    if schema.get("type") == "integer":
+        schema.setdefault("format", "int64")
+        schema.setdefault("minimum", minimum)
+        schema.setdefault("maximum", INT64_MAX)
 
 
 class SessionScheme(OpenApiAuthenticationExtension):

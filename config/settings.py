@@ -562,7 +562,14 @@ SPECTACULAR_SETTINGS = {
         "config.openapi.add_error_envelope",
     ],
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    "ENUM_NAME_OVERRIDES": {"HealthStatusEnum": ["healthy", "degraded", "unhealthy"]},
+    # PATCH bodies are what each view declares (Keel's views never make DRF's partial copy).
+    "COMPONENT_SPLIT_PATCH": False,
+    "ENUM_NAME_OVERRIDES": {
+        "HealthStatusEnum": ["healthy", "degraded", "unhealthy"],
+        "UserRoleEnum": "accounts.models.Role",
+        "OrgRoleEnum": "organizations.models.OrgRole",
+        "GrantableOrgRoleEnum": ["admin", "member"],
+    },
 }
 
 # --- Real-time --------------------------------------------------------------------------------

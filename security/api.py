@@ -87,7 +87,17 @@ class SettingDetailView(StaffAPIView):
     """GET: the settings of one category. PUT: one setting by key."""
 
     @extend_schema(
-        operation_id="admin_settings_category", responses={200: SystemSettingOutput(many=True)}
+        operation_id="admin_settings_category",
+        parameters=[
+            OpenApiParameter(
+                "name",
+                str,
+                OpenApiParameter.PATH,
+                description="A category (email, security and site have their own routes)",
+                enum=[c for c in system_settings.CATEGORIES if c not in TYPED_CATEGORIES],
+            )
+        ],
+        responses={200: SystemSettingOutput(many=True)},
     )
     def get(self, request: Request, name: str) -> Response:
         if name not in system_settings.CATEGORIES:
@@ -98,6 +108,15 @@ class SettingDetailView(StaffAPIView):
 
     @extend_schema(
         operation_id="admin_settings_update",
+        parameters=[
+            OpenApiParameter(
+                "name",
+                str,
+                OpenApiParameter.PATH,
+                description="A setting key",
+                enum=sorted(system_settings.DEFINITIONS),
+            )
+        ],
         request=SettingValueInput,
         responses={200: MessageOutput},
     )

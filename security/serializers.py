@@ -4,6 +4,7 @@ from datetime import UTC
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from security import system_settings
@@ -144,13 +145,20 @@ class AuditLogOutput(serializers.ModelSerializer):
         )
 
 
+@extend_schema_field(
+    {"oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+)
+class DateOrDateTimeField(serializers.CharField):
+    """`YYYY-MM-DD` (the whole day) or an ISO-8601 time; parsed by the serializer."""
+
+
 class AuditLogFilters(serializers.Serializer):
     user_id = serializers.IntegerField(required=False, min_value=1)
     target_type = serializers.CharField(required=False, max_length=50)
     target_id = serializers.CharField(required=False, max_length=64)
     action = serializers.CharField(required=False, max_length=100)
     start_date = serializers.DateTimeField(required=False, input_formats=["iso-8601", "%Y-%m-%d"])
-    end_date = serializers.CharField(required=False)
+    end_date = DateOrDateTimeField(required=False)
 
     def validate_end_date(self, value: str) -> Any:
         from datetime import date
