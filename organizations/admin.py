@@ -5,6 +5,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from config.errors import DomainError
+from organizations import services
 from organizations.access import OrgActor
 from organizations.models import Invitation, Membership, Organization, OrgAPIKey, OrgRole, Plan
 
@@ -51,20 +52,15 @@ class APIKeyInline(admin.TabularInline):
 def _set_plan(plan: str) -> object:
     @admin.action(description=f"Change plan to {plan}")
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-        from security.services import audit_record
-
+        changed = 0
         for org in queryset:
-            if org.plan != plan:
-                old, org.plan = org.plan, plan
-                org.save(update_fields=["plan", "updated_at"])
-                audit_record(
-                    actor=request.user,  # type: ignore[arg-type]
-                    action="organization_plan_change",
-                    target_type="organization",
-                    target_id=org.pk,
-                    changes={"plan": [old, plan]},
-                )
-        modeladmin.message_user(request, f"Plan set to {plan} for {queryset.count()} org(s).")
+            try:
+                services.organization_plan_set(organization=org, plan=plan, actor=request.user)
+                changed += 1
+            except DomainError as exc:
+                modeladmin.message_user(request, f"{org.slug}: {exc.message}", messages.ERROR)
+        if changed:
+            modeladmin.message_user(request, f"Plan set to {plan} for {changed} org(s).")
 
     action.__name__ = f"set_plan_{plan}"
     return action
@@ -83,12 +79,10 @@ class OrganizationAdmin(admin.ModelAdmin):
 def _change_role(role: str) -> object:
     @admin.action(description=f"Make {role}")
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
-        from organizations.services import member_role_change
-
         for membership in queryset.select_related("organization"):
             actor = OrgActor(organization=membership.organization, role=OrgRole.OWNER)
             try:
-                member_role_change(actor=actor, user_id=membership.user_id, role=role)
+                services.member_role_change(actor=actor, user_id=membership.user_id, role=role)
             except DomainError as exc:
                 modeladmin.message_user(request, f"{membership}: {exc.message}", messages.ERROR)
 

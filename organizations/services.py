@@ -189,6 +189,36 @@ def organization_update(*, actor: OrgActor, name: str) -> Organization:
     return organization
 
 
+def organization_plan_set(*, organization: Organization, plan: str, actor: User) -> Organization:
+    """Staff set an organization's plan (the Django admin). A downgrade to fewer seats than the
+    active members is refused. Audited; the members see `org_update{billing_changed}`."""
+    try:
+        new = Plan(plan)
+    except ValueError:
+        raise ValidationFailed.for_field("plan", f"Unknown plan: {plan}") from None
+    with transaction.atomic():
+        organization = _lock(organization)
+        if organization.plan == new:
+            return organization
+        limit = SEAT_LIMITS.get(new, 0)
+        members = _active_members(organization).count()
+        if limit and members > limit:
+            raise BadRequest(
+                f"{organization.name} has {members} active members; the {new.value} plan allows "
+                f"{limit}. Remove members before changing the plan."
+            )
+        old = organization.plan
+        organization.plan = new
+        organization.save(update_fields=["plan", "updated_at"])
+        _audit(actor, "organization_plan_change", organization, changes={"plan": [old, new.value]})
+        realtime.publish_to_org(
+            organization.pk,
+            "org_update",
+            {"org_slug": organization.slug, "event": "billing_changed", "field": "plan"},
+        )
+    return organization
+
+
 def organization_delete(*, actor: OrgActor) -> None:
     """Soft delete: the slug is freed, invitations cancelled, keys revoked (owner only)."""
     with transaction.atomic():

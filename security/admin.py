@@ -204,7 +204,7 @@ class IPBlockAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: IPBlock, form: forms.ModelForm, change: bool
     ) -> None:
         if change:
-            IPBlock.objects.filter(pk=obj.pk).update(reason=obj.reason)
+            services.ip_block_reason_set(block_id=obj.pk, reason=obj.reason, actor=request.user)
             return
         data = form.cleaned_data  # validated by IPBlockForm.clean
         obj.pk = services.ip_block_create(

@@ -302,6 +302,27 @@ def ip_block_deactivate(*, block_id: int, actor: Any) -> IPBlock:
     return block
 
 
+def ip_block_reason_set(*, block_id: int, reason: str, actor: Any) -> IPBlock:
+    """Edit a block's reason, the one field a block keeps editable (the Django admin); audited.
+    The address, range, type and expiry are lifted and re-created, never edited."""
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        block = IPBlock.objects.select_for_update().filter(pk=block_id).first()
+        if block is None:
+            raise NotFound("IP block not found")
+        if block.reason != reason:
+            old, block.reason = block.reason, reason
+            block.save(update_fields=["reason", "updated_at"])
+            audit_record(
+                actor=actor,
+                action="ip_block_update",
+                target_type="ip_block",
+                target_id=block.pk,
+                changes={"reason": {"old": old, "new": reason}},
+            )
+    return block
+
+
 def ip_block_auto(*, target: str, minutes: int, reason: str) -> IPBlock | None:
     """Temporary automatic block (an address, or an IPv6 /64) after repeated rate-limit hits
     (setting rate_limit_auto_block)."""

@@ -82,3 +82,15 @@ def test_the_lift_action_deactivates_blocks(admin_client):
 @pytest.mark.parametrize("model", ["systemsetting", "auditlog", "ipblock", "idempotencykey"])
 def test_every_security_admin_screen_loads(admin_client, model):
     assert admin_client.get(f"/admin/security/{model}/").status_code == 200
+
+
+def test_editing_a_blocks_reason_goes_through_the_service_and_is_audited(admin_client):
+    entry = ip_block_create(actor=None, ip_address="203.0.113.9", reason="old")
+    response = admin_client.post(
+        f"/admin/security/ipblock/{entry.pk}/change/", {"reason": "credential stuffing"}
+    )
+    assert response.status_code == 302
+    entry.refresh_from_db()
+    assert entry.reason == "credential stuffing"
+    audit = AuditLog.objects.get(action="ip_block_update", target_id=str(entry.pk))
+    assert audit.changes == {"reason": {"old": "old", "new": "credential stuffing"}}
