@@ -8,7 +8,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast lint fmt bench migrate seed clean
+.PHONY: help install run test test-fast fuzz lint fmt bench migrate seed clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,14 @@ test: install ## Set up and run the whole test suite
 
 test-fast: install ## Run the tests without browser and multi-process tests
 	$(PY) -m pytest -m "not browser and not integration" $(PYTEST_ARGS)
+
+FUZZ_EXAMPLES ?= 100
+FUZZ_SEED ?= $(shell date +%s)
+FUZZ_ROLES ?= user,owner,staff,anonymous
+fuzz: install ## Schemathesis campaign: FUZZ_EXAMPLES cases per operation and role (random seed)
+	@echo "make fuzz FUZZ_SEED=$(FUZZ_SEED) FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) reproduces this run"
+	KEEL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KEEL_FUZZ_SEED=$(FUZZ_SEED) KEEL_FUZZ_ROLES=$(FUZZ_ROLES) \
+		$(PY) -m pytest tests/test_schemathesis.py -rP -n 2 $(PYTEST_ARGS)
 
 lint: install ## ruff lint + format check, import layers (import-linter)
 	$(VENV)/bin/ruff check .

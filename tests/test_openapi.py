@@ -72,3 +72,83 @@ def test_the_docs_page_uses_local_assets(client):
     html = client.get("/api/docs").content.decode()
     assert "cdn" not in html.lower()
     assert "/static/drf_spectacular_sidecar/" in html
+
+
+def operations(schema):
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def component(schema, ref):
+    return schema["components"]["schemas"][ref["$ref"].rsplit("/", 1)[1]]
+
+
+def test_every_write_documents_the_idempotency_statuses_and_header(schema):
+    for path, method, operation in operations(schema):
+        if method in ("post", "put", "patch") and path.startswith("/api/"):
+            assert {"409", "422"} <= set(operation["responses"]), (path, method)
+            names = {p["name"] for p in operation.get("parameters", [])}
+            assert "Idempotency-Key" in names, (path, method)
+
+
+def test_json_bodies_are_documented_as_json_only_and_may_answer_415(schema):
+    for path, method, operation in operations(schema):
+        content = operation.get("requestBody", {}).get("content", {})
+        if "application/json" in content:
+            assert set(content) == {"application/json"}, (path, method)
+            assert "415" in operation["responses"], (path, method)
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/v1/auth/register", "post"),
+        ("/api/v1/organizations", "post"),
+        ("/api/v1/users/me", "put"),
+        ("/api/v1/users/me", "patch"),
+        ("/api/v1/users/{user_id}", "put"),
+        ("/api/v1/users/me/export", "post"),
+        ("/api/v1/organizations/{slug}/members/invite", "post"),
+        ("/api/v1/organizations/{slug}", "delete"),
+    ],
+)
+def test_conflicts_are_documented(schema, path, method):
+    response = schema["paths"][path][method]["responses"]["409"]
+    assert response["content"]["application/json"]["schema"]["$ref"] == "#/components/schemas/Error"
+
+
+def test_seat_limits_are_documented_as_402(schema):
+    for path in ("/api/v1/organizations/{slug}/members/invite", "/api/v1/invitations/accept"):
+        assert "402" in schema["paths"][path]["post"]["responses"]
+
+
+def test_the_slug_rules_are_in_the_schema(schema):
+    create = schema["paths"]["/api/v1/organizations"]["post"]["requestBody"]["content"]
+    body = component(schema, create["application/json"]["schema"])
+    assert (body["properties"]["name"]["minLength"], body["properties"]["name"]["maxLength"]) == (
+        2,
+        100,
+    )
+    slug = body["properties"]["slug"]
+    assert (slug["minLength"], slug["maxLength"]) == (2, 63)
+    assert slug["pattern"] == "^[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*$"  # stored lowercased
+    for path, _method, operation in operations(schema):
+        for parameter in operation.get("parameters", []):
+            if parameter["name"] == "slug":
+                assert parameter["schema"]["pattern"] == "^[a-z0-9]+(?:-[a-z0-9]+)*$", path
+
+
+def test_the_avatar_upload_answers_the_e_envelope(schema):
+    ok = schema["paths"]["/api/v1/users/me/avatar"]["post"]["responses"]["200"]
+    body = component(schema, ok["content"]["application/json"]["schema"])
+    assert set(body["properties"]) == {"success", "message", "data"}
+    assert "avatar_url" in component(schema, body["properties"]["data"])["properties"]
+
+
+def test_path_ids_are_positive_64_bit_integers(schema):
+    for path, _method, operation in operations(schema):
+        for parameter in operation.get("parameters", []):
+            if parameter["in"] == "path" and parameter["schema"].get("type") == "integer":
+                assert parameter["schema"]["minimum"] == 1, path
+                assert parameter["schema"]["maximum"] == 2**63 - 1, path
