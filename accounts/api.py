@@ -41,7 +41,7 @@ from accounts.serializers import (
 )
 from config.errors import DomainError, Unauthorized, ValidationFailed
 from config.net import request_client_ip
-from config.pagination import paginate_page
+from config.pagination import bool_param, paginate_page
 from config.responses import envelope
 from security.serializers import MessageOutput
 
@@ -432,7 +432,7 @@ class OAuthStartView(APIView):
         responses={200: OAuthStartOutput},
     )
     def get(self, request: Request, provider: str) -> Response:
-        link = request.query_params.get("link", "").lower() in ("1", "true", "yes")
+        link = bool_param(request, "link")
         if link and not request.user.is_authenticated:
             raise Unauthorized()
         start = oauth.oauth_start(
@@ -462,7 +462,7 @@ class OAuthNavigateView(APIView):
         responses={302: None},
     )
     def get(self, request: Request, provider: str) -> HttpResponseBase:
-        link = request.query_params.get("link", "").lower() in ("1", "true", "yes")
+        link = bool_param(request, "link")
         if link and not request.user.is_authenticated:
             return HttpResponseRedirect(f"{settings.FRONTEND_URL}/login")
         try:

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from accounts import privacy
 from accounts.models import ExportStatus, User
 from config.errors import DomainError
+from config.pages import flash_error
 
 
 @login_required
@@ -45,10 +46,7 @@ def _run(request: HttpRequest, action: Callable[[], str]) -> HttpResponse:
     try:
         success = action()
     except DomainError as exc:
-        text = exc.message
-        if exc.field:
-            text = text.removeprefix(f"{exc.field}: ")
-        messages.error(request, text)
+        flash_error(request, exc)
     else:
         messages.success(request, success)
     return redirect("settings_privacy")

@@ -13,12 +13,7 @@ from accounts import profile, selectors
 from accounts.forms import AvatarForm, PreferencesForm, ProfileForm
 from accounts.models import User
 from config.errors import DomainError
-
-
-def _field_error(form: object, exc: DomainError) -> None:
-    field = exc.field if exc.field in form.fields else None  # type: ignore[attr-defined]
-    message = exc.message.split(": ", 1)[1] if field and ": " in exc.message else exc.message
-    form.add_error(field, message)  # type: ignore[attr-defined]
+from config.pages import flash_error, form_error
 
 
 @login_required
@@ -31,7 +26,7 @@ def profile_page(request: HttpRequest) -> HttpResponse:
         try:
             updated = profile.user_profile_update(user=user, data=form.cleaned_data)
         except DomainError as exc:
-            _field_error(form, exc)
+            form_error(form, exc)
         else:
             if updated.email != user.email:
                 messages.info(request, f"Check {updated.email} for a link to verify it.")
@@ -59,7 +54,7 @@ def avatar_page(request: HttpRequest) -> HttpResponse:
     try:
         profile.avatar_set(user=request.user, content=form.cleaned_data["avatar"].read())
     except DomainError as exc:
-        messages.error(request, exc.message.removeprefix("avatar: "))
+        flash_error(request, exc)
     else:
         messages.success(request, "Picture updated.")
     return redirect("settings_profile")
@@ -82,7 +77,7 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
         try:
             profile.preferences_update(user=request.user, data=form.service_data())
         except DomainError as exc:
-            _field_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, "Preferences saved.")
             return redirect("settings_preferences")

@@ -78,7 +78,7 @@ def reset_password_page(request: HttpRequest) -> HttpResponse:
                 ip=request_client_ip(request) or "",
             )
         except DomainError as exc:
-            form.add_error("password1", exc.message.removeprefix("password: "))
+            form.add_error("password1", exc.text)
         else:
             messages.success(request, "Your password has been changed. Please sign in.")
             return redirect("account_login")

@@ -41,9 +41,10 @@ class DomainError(Exception):
         retry_after: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> None:
-        self.message = message or self.default_message
-        if field and not self.message.startswith(f"{field}: "):
-            self.message = f"{field}: {self.message}"
+        # `text` is the message as a page shows it beside its field; `message` is the
+        # envelope's, which starts with "<field>: " (contract §0.7).
+        self.text = (message or self.default_message).removeprefix(f"{field}: ")
+        self.message = f"{field}: {self.text}" if field else self.text
         self.field = field
         self.details = details
         self.retry_after = retry_after

@@ -1,4 +1,4 @@
-"""The contract's pagination styles (§0.8)."""
+"""Query parameters (`int_param`, `bool_param`) and the contract's pagination styles (§0.8)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,14 @@ from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework.request import Request
+
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+
+
+def bool_param(request: Request, name: str) -> bool:
+    """A boolean query flag (`?verbose=true`, `1`, `yes`, `on`; case-insensitive); anything
+    else, or absent, is False."""
+    return request.query_params.get(name, "").strip().lower() in TRUE_WORDS
 
 
 def int_param(request: Request, name: str, default: int, minimum: int, maximum: int) -> int:

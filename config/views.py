@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 
 from config import health
 from config.errors import error_body, error_response
+from config.pagination import bool_param
 from config.serializers import (
     CsrfTokenSerializer,
     HealthSerializer,
@@ -59,7 +60,7 @@ class HealthView(PublicAPIView):
             "version": health.version_info(),
             "components": [c.as_dict() for c in components],
         }
-        if request.query_params.get("verbose", "").lower() in {"1", "true", "yes"}:
+        if bool_param(request, "verbose"):
             body["runtime"] = {
                 "python_version": platform.python_version(),
                 "django_version": django.get_version(),

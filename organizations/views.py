@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from config.errors import Conflict, DomainError
+from config.pages import form_error
 from organizations import selectors, services
 from organizations.access import OrgActor, membership_role_cached
 from organizations.forms import (
@@ -94,13 +95,6 @@ def _context(actor: OrgActor, section: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def _field_error(form: Any, exc: DomainError) -> None:
-    """A service error on the form: on its field when the form has it, else above the form."""
-    field = exc.field if exc.field in form.fields else None
-    message = exc.message.split(": ", 1)[1] if field and ": " in exc.message else exc.message
-    form.add_error(field, message)
-
-
 def _run(request: HttpRequest, success: str, action: Callable[[], Any]) -> bool:
     """Call a service; flash `success` or the service's message. True when it worked."""
     try:
@@ -131,7 +125,7 @@ def organization_create_page(request: HttpRequest) -> HttpResponse:
                 slug=form.service_slug(),
             )
         except DomainError as exc:
-            _field_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, f"{organization.name} is ready. You are its owner.")
             return redirect("org_dashboard", slug=organization.slug)
@@ -185,7 +179,7 @@ def settings_page(request: HttpRequest, actor: OrgActor) -> HttpResponse:
         try:
             services.organization_update(actor=actor, name=form.cleaned_data["name"])
         except DomainError as exc:
-            _field_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, "Organization settings saved.")
             return _back(actor, "org_settings")
@@ -262,7 +256,7 @@ def invitations_page(request: HttpRequest, actor: OrgActor) -> HttpResponse:
                 actor=actor, email=form.cleaned_data["email"], role=form.cleaned_data["role"]
             )
         except DomainError as exc:
-            _field_error(form, exc)
+            form_error(form, exc)
         else:
             messages.success(request, f"Invitation sent to {invitation.email}.")
             return _back(actor, "org_invitations")
@@ -313,7 +307,7 @@ def api_keys_page(request: HttpRequest, actor: OrgActor) -> HttpResponse:
         try:
             key, raw = services.api_key_create(actor=actor, **form.service_data())
         except DomainError as exc:
-            _field_error(form, exc)
+            form_error(form, exc)
         else:
             new_key = {"key": key, "raw": raw}
             form = APIKeyForm()

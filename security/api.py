@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from config.errors import BadRequest, NotFound
 from config.mail import from_address, mail_connection
 from config.net import request_client_ip
-from config.pagination import paginate_page
+from config.pagination import bool_param, paginate_page
 from config.permissions import IsStaff
 from config.responses import envelope
 from security import selectors, services, system_settings
@@ -234,11 +234,7 @@ class IPBlockListView(StaffAPIView):
         responses={200: IPBlockOutput(many=True)},
     )
     def get(self, request: Request) -> Response:
-        include_inactive = request.query_params.get("include_inactive", "").lower() in {
-            "1",
-            "true",
-            "yes",
-        }
+        include_inactive = bool_param(request, "include_inactive")
         return Response(
             IPBlockOutput(
                 selectors.ip_block_list(include_inactive=include_inactive), many=True

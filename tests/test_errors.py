@@ -176,3 +176,41 @@ def test_it_replaces_debug_html_errors_under_api_with_the_envelope(client, setti
     settings.DEBUG = True
     response = client.get("/api/v1/does-not-exist")
     assert_envelope(response, 404, "NOT_FOUND")
+
+
+def test_a_domain_error_keeps_its_bare_text_for_pages():
+    from django import forms
+
+    from config.errors import BadRequest, ValidationFailed
+    from config.pages import form_error
+
+    exc = ValidationFailed.for_field("slug", "'admin' is reserved")
+    assert (exc.message, exc.text) == ("slug: 'admin' is reserved", "'admin' is reserved")
+    assert BadRequest("slug: taken", field="slug").text == "taken"  # prefixed by the caller
+    assert BadRequest("Transfer ownership first").text == "Transfer ownership first"
+
+    class SlugForm(forms.Form):
+        slug = forms.CharField()
+
+    form = SlugForm({"slug": "admin"})
+    form.is_valid()
+    form_error(form, exc)
+    form_error(form, ValidationFailed.for_field("name", "Too short"))  # not on this form
+    assert form.errors == {
+        "slug": ["'admin' is reserved"],
+        "__all__": ["name: Too short"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [("?flag=true", True), ("?flag=YES", True), ("?flag=1", True), ("?flag=on", True),
+     ("?flag=false", False), ("?flag=", False), ("", False), ("?flag=2", False)],
+)  # fmt: skip
+def test_bool_param_reads_the_usual_spellings(query, expected):
+    from rest_framework.request import Request
+    from rest_framework.test import APIRequestFactory
+
+    from config.pagination import bool_param
+
+    assert bool_param(Request(APIRequestFactory().get("/x" + query)), "flag") is expected
