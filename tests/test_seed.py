@@ -42,3 +42,16 @@ def test_seed_demo_prints_the_credentials(capsys):
     call_command("seed_demo")
     out = capsys.readouterr().out
     assert "superadmin@example.com" in out and "Admin123!" in out
+
+
+def test_seed_demo_names_the_demo_site_unless_staff_named_it():
+    from security.services import system_settings_update
+    from security.system_settings import get_setting, invalidate_local
+
+    call_command("seed_demo", "--quiet")
+    invalidate_local()
+    assert get_setting("site_name") == "Keel Demo"
+    system_settings_update(values={"site_name": "Acme Cloud"}, actor=None)
+    call_command("seed_demo", "--quiet")
+    invalidate_local()
+    assert get_setting("site_name") == "Acme Cloud"

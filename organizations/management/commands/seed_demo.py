@@ -11,6 +11,10 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from organizations.models import Membership, Organization, OrgRole
+from security.models import SystemSetting
+from security.services import system_settings_update
+
+DEMO_SITE_NAME = "Keel Demo"
 
 DEMO_USERS = [
     ("superadmin@example.com", "Super Admin", Role.SUPER_ADMIN, "SEED_ADMIN_PASSWORD"),
@@ -58,6 +62,9 @@ class Command(BaseCommand):
                     user=users[email],
                     defaults={"role": role, "joined_at": timezone.now()},
                 )
+            # The demo's name on pages and in emails, unless staff have already named the site.
+            if not SystemSetting.objects.filter(key="site_name", is_customized=True).exists():
+                system_settings_update(values={"site_name": DEMO_SITE_NAME}, actor=None)
         if options["quiet"]:
             return
         self.stdout.write(self.style.SUCCESS(f"Demo data ready ({len(created)} users created)."))
