@@ -25,7 +25,7 @@ from accounts.models import (
     UserPreferences,
     UserSession,
 )
-from accounts.profile import PROFILE_FIELDS
+from accounts.profile.services import PROFILE_FIELDS
 from config.errors import DomainError
 from security.admin import block_ip_addresses
 
@@ -64,14 +64,14 @@ class KeelPasswordChangeForm(AdminPasswordChangeForm):
         return password
 
     def save(self, commit: bool = True) -> User:
-        from accounts.services import password_set
+        from accounts.auth.services import password_set
 
         password_set(user=self.user, password=self.cleaned_data["password1"])
         return self.user
 
 
 def _check_policy(password: str) -> None:
-    from accounts.validators import password_problems
+    from accounts.core.validators import password_problems
 
     problems = password_problems(password)
     if problems:
@@ -182,9 +182,10 @@ class LoginHistoryInline(ReadOnlyInline):
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     """Users. Staff (admin, super_admin) see and edit them; only super admins add users or act
-    on super admins. Every change goes through `accounts.staff` / `accounts.profile`, so the
-    role rules, audit entries and real-time events are the API's: the profile and the role are
-    edited in the form, everything else through the actions. Nothing is hard-deleted here
+    on super admins. Every change goes through `accounts.staff.services` /
+    `accounts.profile.services`, so the role rules, audit entries and real-time events are the
+    API's: the profile and the role are edited in the form, everything else through the
+    actions. Nothing is hard-deleted here
     (soft delete: `DELETE /users/{id}`; purge: the deletion job)."""
 
     form = KeelUserChangeForm
@@ -348,7 +349,7 @@ class UserAdmin(DjangoUserAdmin):
     # --- saving through the services ----------------------------------------------------------
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        from accounts import staff
+        from accounts.staff import services as staff
 
         data = form.cleaned_data
         try:
@@ -389,7 +390,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Deactivate (sign out everywhere)", permissions=["change"])
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts import staff
+        from accounts.staff import services as staff
 
         self._each(
             request,
@@ -400,7 +401,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Reactivate", permissions=["change"])
     def reactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts import staff
+        from accounts.staff import services as staff
 
         self._each(
             request,
@@ -411,7 +412,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Unlock (clear sign-in and 2FA lockouts)", permissions=["change"])
     def unlock_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts import staff
+        from accounts.staff import services as staff
 
         self._each(
             request,
@@ -422,7 +423,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Resend the verification email", permissions=["change"])
     def resend_verification(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts import staff
+        from accounts.staff import services as staff
 
         self._each(
             request,
@@ -433,7 +434,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Sign out everywhere (revoke all sessions)", permissions=["change"])
     def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts import staff
+        from accounts.staff import services as staff
 
         self._each(
             request,
@@ -444,7 +445,7 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Block the last sign-in IP address", permissions=["change"])
     def block_last_ip(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts import staff
+        from accounts.staff import services as staff
 
         caller_ip = getattr(request, "client_ip", None)
         self._each(
@@ -484,7 +485,7 @@ class UserSessionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected sessions")
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[UserSession]) -> None:
-        from accounts.services import session_revoke
+        from accounts.auth.services import session_revoke
 
         for session in queryset.filter(revoked_at__isnull=True):
             session_revoke(user=session.user, session_id=session.pk, actor=request.user)
@@ -559,7 +560,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reset two-factor authentication (user must enrol again)")
     def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
-        from accounts.two_factor import two_factor_reset
+        from accounts.auth.two_factor import two_factor_reset
 
         users = [d.user for d in queryset.select_related("user")]
         for user in users:

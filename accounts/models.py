@@ -89,7 +89,7 @@ class User(AbstractBaseUser, PermissionsMixin):
     password_reset_token_hash = models.CharField(max_length=64, blank=True, db_index=True)
     password_reset_expires_at = models.DateTimeField(null=True, blank=True)
 
-    # Kept in step by accounts.two_factor / accounts.oauth, so that reading a user (every
+    # Kept in step by accounts.auth.two_factor / accounts.auth.oauth, so that reading a user (every
     # authenticated request) needs no extra query.
     two_factor_enabled = models.BooleanField(default=False, editable=False)
     oauth_provider = models.CharField(max_length=20, blank=True, editable=False)
@@ -133,7 +133,7 @@ class User(AbstractBaseUser, PermissionsMixin):
             kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
         super().save(*args, **kwargs)
         if self.pk:  # token authentication reads users through a short cache
-            from accounts.selectors import user_cache_clear
+            from accounts.core.selectors import user_cache_clear
 
             user_cache_clear(self.pk)
 

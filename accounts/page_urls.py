@@ -5,7 +5,9 @@ from __future__ import annotations
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts import settings_views, staff_api, views
+from accounts.auth import views
+from accounts.profile import views as settings_views
+from accounts.staff import api as staff_api
 
 urlpatterns = [
     path("accounts/2fa/", views.two_factor_challenge, name="account_two_factor"),
@@ -48,5 +50,5 @@ urlpatterns = [
         views.verification_resend_page,
         name="settings_verification_resend",
     ),
-    path("", include("accounts.page_urls_privacy")),
+    path("", include("accounts.privacy.page_urls")),
 ]

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.urls import include, path
 
-from accounts import api, me_api
+from accounts.auth import api
+from accounts.profile import api as me_api
 
 urlpatterns = [
     path("auth/register", api.RegisterView.as_view(), name="auth-register"),
@@ -68,6 +69,6 @@ urlpatterns = [
     path("users/me/2fa/backup-codes", api.BackupCodesView.as_view(), name="me-2fa-backup-codes"),
     path("users/me/login-history", api.LoginHistoryView.as_view(), name="me-login-history"),
     # Privacy (GDPR export, deletion) and staff routes live in their own URL modules.
-    path("", include("accounts.urls_privacy")),
-    path("", include("accounts.urls_staff")),
+    path("", include("accounts.privacy.urls")),
+    path("", include("accounts.staff.urls")),
 ]

@@ -16,9 +16,11 @@ Schedules are created/updated idempotently by `manage.py setup_schedules` (also 
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
+import pkgutil
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -169,14 +171,22 @@ def _schedule_retry(
 
 
 def autodiscover() -> None:
-    """Import every Keel app's `tasks` module so that tasks and schedules are registered."""
+    """Import every `tasks` module of Keel's apps — `<app>.tasks` and those of the app's
+    sub-packages (`accounts.privacy.tasks`) — so that tasks and schedules are registered."""
     for app in apps.get_app_configs():
-        if app.name in KEEL_APPS:
-            try:
-                importlib.import_module(f"{app.name}.tasks")
-            except ModuleNotFoundError as exc:
-                if exc.name != f"{app.name}.tasks":
-                    raise
+        if app.name not in KEEL_APPS:
+            continue
+        for module in _task_modules(app.name, app.path):
+            importlib.import_module(module)
+
+
+@functools.cache
+def _task_modules(package: str, path: str) -> tuple[str, ...]:
+    found = []
+    for info in pkgutil.walk_packages([path], prefix=f"{package}."):
+        if info.name.rsplit(".", 1)[-1] == "tasks" and ".migrations" not in info.name:
+            found.append(info.name)
+    return tuple(sorted(found))
 
 
 def _next_daily_run(at: time) -> datetime:

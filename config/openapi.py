@@ -167,7 +167,7 @@ class SessionScheme(OpenApiAuthenticationExtension):
 class JWTScheme(OpenApiAuthenticationExtension):
     """Access JWT in `Authorization: Bearer` (or the `auth_token` cookie for browsers)."""
 
-    target_class = "accounts.authentication.JWTAuthentication"
+    target_class = "accounts.auth.authentication.JWTAuthentication"
     name = "bearerAuth"
 
     def get_security_definition(self, auto_schema: Any) -> dict[str, str]:

@@ -145,7 +145,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "allauth.account.middleware.AccountMiddleware",
-    "accounts.middleware.PageImpersonationMiddleware",
+    "accounts.auth.middleware.PageImpersonationMiddleware",
     "security.middleware.MaintenanceMiddleware",
     "config.middleware.csrf.KeelCsrfMiddleware",
     "security.middleware.RouteRateLimitMiddleware",
@@ -174,7 +174,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "config.context_processors.keel",
-                "accounts.context_processors.impersonation",
+                "accounts.auth.context_processors.impersonation",
                 "organizations.context_processors.org_switcher",
             ],
         },
@@ -275,7 +275,7 @@ PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.PBKDF2PasswordHasher",
 ]
 # The password policy is read from system settings at runtime (contract §13.4).
-AUTH_PASSWORD_VALIDATORS = [{"NAME": "accounts.validators.PasswordPolicyValidator"}]
+AUTH_PASSWORD_VALIDATORS = [{"NAME": "accounts.core.validators.PasswordPolicyValidator"}]
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
@@ -286,13 +286,13 @@ LOGIN_REDIRECT_URL = "/"
 # Browser sign-in pages are django-allauth's, wired to Keel's services by accounts/adapters.py:
 # Keel's login rules (lockout, history, 2FA stage, session rows), Keel's hashed email tokens and
 # email jobs. Keel's own route tiers rate-limit the pages, so allauth's limits are off.
-ACCOUNT_ADAPTER = "accounts.adapters.AccountAdapter"
-SOCIALACCOUNT_ADAPTER = "accounts.adapters.SocialAccountAdapter"
+ACCOUNT_ADAPTER = "accounts.auth.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.auth.adapters.SocialAccountAdapter"
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
-ACCOUNT_SIGNUP_FORM_CLASS = "accounts.signup_forms.SignupExtraForm"
-ACCOUNT_FORMS = {"reset_password": "accounts.forms.ResetPasswordForm"}
+ACCOUNT_SIGNUP_FORM_CLASS = "accounts.auth.signup_forms.SignupExtraForm"
+ACCOUNT_FORMS = {"reset_password": "accounts.auth.forms.ResetPasswordForm"}
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_RATE_LIMITS = False
@@ -500,7 +500,7 @@ RATE_LIMIT_USER_PER_MINUTE = env.int("RATE_LIMIT_USER_PER_MINUTE", default=300)
 # API-key resolvers in front of the session one.
 PRINCIPAL_RESOLVERS = [
     "organizations.authentication.api_key_principal",
-    "accounts.authentication.jwt_principal",
+    "accounts.auth.authentication.jwt_principal",
     "security.principal.session_principal",
 ]
 # Run when a web process stops (config/shutdown.py): write what is still only in memory.
@@ -512,9 +512,9 @@ RUNTIME_SETTING_READER = "security.system_settings.get_setting"
 # Refuse a WebSocket before authentication: (scope) -> (status, code, message) | None.
 WS_CONNECT_GUARDS = ["security.middleware.socket_guard"]
 # Refuse staff tools to a staff member: (user) -> config.permissions.StaffRefusal | None.
-STAFF_ACCESS_CHECKS = ["accounts.permissions.two_factor_required"]
+STAFF_ACCESS_CHECKS = ["accounts.auth.permissions.two_factor_required"]
 # Refuse a session-authenticated API user: (request, user) -> None or raise.
-AUTHENTICATED_USER_CHECKS = ["accounts.authentication.require_verified_email"]
+AUTHENTICATED_USER_CHECKS = ["accounts.auth.authentication.require_verified_email"]
 # The user ids an organization's events reach: (organization_id=, roles=) -> ids.
 REALTIME_ORG_MEMBERS = "organizations.selectors.organization_member_ids"
 # Domains that take part in an account's lifecycle (accounts/lifecycle.py): GDPR export
@@ -527,7 +527,7 @@ METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 # --- REST API ---------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "accounts.authentication.JWTAuthentication",
+        "accounts.auth.authentication.JWTAuthentication",
         "organizations.authentication.APIKeyAuthentication",
         "config.authentication.SessionAuthentication",
     ],
@@ -576,7 +576,7 @@ SPECTACULAR_SETTINGS = {
 WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)
 WS_MAX_FRAME_BYTES = 64 * 1024
 # Tried in order; the accounts app puts its JWT authenticator (cookie, Bearer, ?token=) first.
-WS_AUTHENTICATORS = ["accounts.ws.jwt_authenticator", "config.ws_auth.session_authenticator"]
+WS_AUTHENTICATORS = ["accounts.auth.ws.jwt_authenticator", "config.ws_auth.session_authenticator"]
 
 # --- Observability ----------------------------------------------------------------------------
 LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()

@@ -14,7 +14,7 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from accounts.authentication import API_KEY_PREFIX, TokenFailed
+from accounts.auth.authentication import API_KEY_PREFIX, TokenFailed
 from config import routes
 from organizations.models import OrgAPIKey
 from security.crypto import token_hash_candidates

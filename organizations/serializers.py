@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from accounts.serializers import iso
+from accounts.auth.serializers import iso
 from organizations.models import Invitation, Membership, Organization, OrgAPIKey, OrgRole
 
 

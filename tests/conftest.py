@@ -34,7 +34,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_cache() -> Iterator[None]:
     """Each test starts with an empty cache and no per-process copies of settings/blocklist."""
-    from accounts import tokens
+    from accounts.core import tokens
     from security import blocklist, counters, system_settings
 
     def reset() -> None:

@@ -18,8 +18,8 @@ from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from accounts import services, two_factor, verification
-from accounts.forms import CodeForm
+from accounts.auth import services, two_factor, verification
+from accounts.auth.forms import CodeForm
 from accounts.models import AuthMethod, FailureReason, LoginHistory, User, UserSession
 from tests.accounts.helpers import enrol, totp_code
 

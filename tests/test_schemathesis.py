@@ -54,7 +54,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from werkzeug.test import Client
 
-from accounts import services as account_services
+from accounts.auth import services as account_services
 from accounts.models import Role, User
 from organizations import services as org_services
 from organizations.access import OrgActor
@@ -308,7 +308,7 @@ def _reset_process_state() -> None:
     """What a rolled-back case may have left outside the database."""
     from django.core.cache import cache
 
-    from accounts import tokens
+    from accounts.core import tokens
     from security import blocklist, counters, system_settings
 
     if hasattr(cache, "delete_pattern"):

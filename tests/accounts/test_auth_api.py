@@ -497,7 +497,7 @@ def test_users_can_be_made_with_the_factory():
 
 
 def test_user_data_matches_the_documented_user_object(alice):
-    from accounts.serializers import UserOutput, user_data
+    from accounts.auth.serializers import UserOutput, user_data
 
     assert user_data(alice) == dict(UserOutput(alice).data)
     alice.social_links = {"github": "https://github.com/alice"}

@@ -5,9 +5,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.auth.services import RequestMeta, session_create
+from accounts.core.tasks import cleanup_expired_sessions, cleanup_token_blacklist
 from accounts.models import TokenBlacklist, UserSession
-from accounts.services import RequestMeta, session_create
-from accounts.tasks import cleanup_expired_sessions, cleanup_token_blacklist
 from config.jobs import SCHEDULES, autodiscover
 
 pytestmark = pytest.mark.django_db

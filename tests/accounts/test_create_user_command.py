@@ -27,7 +27,7 @@ def test_it_creates_a_verified_user_with_a_password():
     assert user.email_verified and user.check_password("Sup3r-secret")
     assert f"Created user {user.pk} <ops@example.com> with role user." in output
     assert "sign in with the password" in output
-    # accounts.services.user_create records a console creation as the user's own
+    # accounts.auth.services.user_create records a console creation as the user's own
     assert AuditLog.objects.filter(action="user_create", target_id=str(user.pk)).exists()
 
 

@@ -80,7 +80,7 @@ def test_disconnecting_on_the_connections_page_clears_the_oauth_provider_flag(
 ):
     from allauth.account.models import EmailAddress
 
-    from accounts.oauth import _sync_oauth_provider
+    from accounts.auth.oauth import _sync_oauth_provider
 
     EmailAddress.objects.create(user=alice, email=alice.email, verified=True, primary=True)
     account = SocialAccount.objects.create(user=alice, provider="github", uid="1", extra_data={})

@@ -13,7 +13,7 @@ from django.core import mail
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from accounts import services
+from accounts.auth import services
 from accounts.models import Role, User
 from tests.accounts.helpers import token_from_email
 from tests.factories import DEFAULT_PASSWORD
@@ -181,7 +181,7 @@ def test_the_last_super_admin_cannot_schedule_their_own_deletion(api, superadmin
 def test_the_purge_never_removes_the_last_super_admin(superadmin):
     from django.utils import timezone
 
-    from accounts import privacy
+    from accounts.privacy import services as privacy
 
     User.objects.filter(pk=superadmin.pk).update(
         deletion_requested_at=timezone.now(), deletion_scheduled_at=timezone.now()

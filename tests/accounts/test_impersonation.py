@@ -13,9 +13,10 @@ from django.conf import settings as django_settings
 from django.urls import include, path
 from django.utils import timezone
 
-from accounts import services, staff_api
+from accounts.auth import services
+from accounts.core.tokens import issue_access_token
 from accounts.models import Role, UserSession
-from accounts.tokens import issue_access_token
+from accounts.staff import api as staff_api
 from config.context import impersonator_id_var
 from security.models import AuditLog
 from tests.factories import UserFactory
@@ -302,8 +303,8 @@ def banner_enabled(settings):
     """The context processor as the lead will add it to settings.TEMPLATES."""
     templates = copy.deepcopy(django_settings.TEMPLATES)
     processors = templates[0]["OPTIONS"]["context_processors"]
-    if "accounts.context_processors.impersonation" not in processors:
-        processors.append("accounts.context_processors.impersonation")
+    if "accounts.auth.context_processors.impersonation" not in processors:
+        processors.append("accounts.auth.context_processors.impersonation")
     settings.TEMPLATES = templates
 
 

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from django.db import transaction
 
-from accounts import lifecycle, privacy
+from accounts import lifecycle
 from accounts.lifecycle import AccountParticipant, PurgeStep
 from accounts.models import User
+from accounts.privacy import services as privacy
 from security.models import AuditLog
 from tests.factories import DEFAULT_PASSWORD
 
@@ -108,7 +109,7 @@ def test_a_blocker_stops_the_purge_before_anything_changes(alice):
 
 
 def test_staff_stats_add_the_participants_numbers(acme, globex):
-    from accounts.staff import admin_stats
+    from accounts.staff.services import admin_stats
 
     stats = admin_stats()
     assert stats["total_files"] == 3 and stats["total_file_size"] == 42

@@ -19,15 +19,15 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.utils import timezone
 
-from accounts import privacy
+from accounts.auth.services import RequestMeta, session_create
 from accounts.models import BackupCode, DataExport, ExportStatus, LoginHistory, User, UserSession
-from accounts.privacy_tasks import (
+from accounts.privacy import services as privacy
+from accounts.privacy.tasks import (
     cleanup_expired_exports,
     generate_data_export,
     purge_deleted_accounts,
     send_account_deletion_reminders,
 )
-from accounts.services import RequestMeta, session_create
 from config.emails import email_render
 from config.jobs import SCHEDULES, autodiscover
 from organizations.models import Membership, Organization, OrgRole

@@ -121,7 +121,7 @@ def test_purge_deletes_due_accounts_with_progress(
 
 
 def test_purge_reports_a_failure_and_goes_on(alice, bob, monkeypatch):
-    from accounts import privacy
+    from accounts.privacy import services as privacy
 
     due(alice, minutes=-5)
     due(bob)

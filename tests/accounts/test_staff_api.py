@@ -11,9 +11,9 @@ from django.contrib.auth.hashers import check_password
 from django.core import mail
 from django.utils import timezone
 
-from accounts import services
-from accounts import staff as staff_module
+from accounts.auth import services
 from accounts.models import Role, User, UserSession
+from accounts.staff import services as staff_module
 from config import realtime
 from config.context import impersonator_id_var
 from organizations.models import Organization

@@ -6,8 +6,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
+from accounts.auth.services import RequestMeta, auth_logout, session_create, session_revoke
 from accounts.models import UserSession
-from accounts.services import RequestMeta, auth_logout, session_create, session_revoke
 from config.asgi import application
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.core import mail
 
+from accounts.auth.two_factor import two_factor_enabled
 from accounts.models import BackupCode, LoginHistory, TOTPDevice, User, UserSession
-from accounts.two_factor import two_factor_enabled
 from security.models import AuditLog
 from tests.accounts.helpers import enrol, totp_code
 from tests.factories import DEFAULT_PASSWORD

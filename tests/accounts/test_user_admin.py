@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import check_password
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from accounts import services
+from accounts.auth import services
 from accounts.models import LoginHistory, Role, User, UserSession
 from security.models import AuditLog, IPBlock
 from tests.accounts.helpers import enrol, last_email_to

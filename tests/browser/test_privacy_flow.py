@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from accounts.models import DataExport, User
-from accounts.privacy_tasks import generate_data_export
+from accounts.privacy.tasks import generate_data_export
 from tests.browser.conftest import artifact_path
 from tests.factories import DEFAULT_PASSWORD, UserFactory
 

@@ -4,7 +4,7 @@
     manage.py create_user --email a@example.com --name A --password 'S3cure-pass'
     manage.py create_user --email b@example.com --name B --no-password   # emails a reset link
 
-Goes through `accounts.staff.user_create` (password policy, audit entry, verified address),
+Goes through `accounts.staff.services.user_create` (password policy, audit entry, verified address),
 like `POST /users`. Without --password or --no-password it asks for the password (twice) when
 run in a terminal.
 """
@@ -37,7 +37,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from accounts import staff
+        from accounts.staff import services as staff
 
         password = options["password"]
         if password is None and not options["no_password"]:

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from accounts import privacy
 from accounts.management.commands._progress import ProgressBar
 from accounts.models import User
+from accounts.privacy import services as privacy
 
 
 class Command(BaseCommand):

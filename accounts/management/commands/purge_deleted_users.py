@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from accounts import privacy
 from accounts.management.commands._progress import ProgressBar
+from accounts.privacy import services as privacy
 
 
 class Command(BaseCommand):

@@ -1,0 +1,127 @@
+"""GDPR API (contract §3.6, §3.7): data export and account deletion of the signed-in user."""
+
+from __future__ import annotations
+
+from django.http import FileResponse, HttpResponseBase
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.privacy import services as privacy
+from accounts.privacy.serializers import (
+    DataExportEnvelopeOutput,
+    DataExportOutput,
+    DeletionEnvelopeOutput,
+    DeletionRequestInput,
+    DeletionStatusOutput,
+    deletion_status_data,
+)
+from config.errors import NotFound
+from config.responses import envelope
+from security.serializers import MessageOutput
+
+CANCELLED = "Account deletion has been cancelled"
+
+
+@extend_schema(tags=["account: privacy"])
+class DataExportView(APIView):
+    @extend_schema(
+        operation_id="me_export_request",
+        request=None,
+        responses={200: DataExportEnvelopeOutput},
+    )
+    def post(self, request: Request) -> Response:
+        export = privacy.data_export_request(user=request.user)
+        return envelope(
+            "Data export requested. You will get an email when it is ready.",
+            DataExportOutput(export).data,
+        )
+
+    @extend_schema(operation_id="me_export_status", responses={200: DataExportOutput})
+    def get(self, request: Request) -> Response:
+        export = privacy.data_export_latest(user=request.user)
+        if export is None:
+            raise NotFound("No data export found")
+        return Response(DataExportOutput(export).data)
+
+
+class AnyAcceptNegotiation(BaseContentNegotiation):
+    """The download answers a ZIP whatever the client accepts (errors stay JSON)."""
+
+    def select_parser(self, request: Request, parsers: list[object]) -> object:
+        return parsers[0] if parsers else None
+
+    def select_renderer(
+        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+    ) -> tuple[BaseRenderer, str]:
+        return renderers[0], renderers[0].media_type
+
+
+@extend_schema(tags=["account: privacy"])
+class DataExportDownloadView(APIView):
+    content_negotiation_class = AnyAcceptNegotiation
+
+    @extend_schema(
+        operation_id="me_export_download",
+        responses={
+            (200, "application/zip"): OpenApiResponse(
+                OpenApiTypes.BINARY, description="user_data_<user id>.zip"
+            )
+        },
+    )
+    def get(self, request: Request) -> HttpResponseBase:
+        _export, handle = privacy.data_export_open(user=request.user)
+        response = FileResponse(
+            handle,
+            as_attachment=True,
+            filename=privacy.data_export_file_name(user=request.user),
+            content_type="application/zip",
+        )
+        response["Cache-Control"] = "private, no-store"
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+@extend_schema(tags=["account: privacy"])
+class AccountDeletionView(APIView):
+    @extend_schema(
+        operation_id="me_delete_request",
+        request=DeletionRequestInput,
+        responses={200: DeletionEnvelopeOutput},
+    )
+    def post(self, request: Request) -> Response:
+        data = DeletionRequestInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        status = privacy.account_deletion_request(
+            user=request.user,
+            password=data.validated_data.get("password"),
+            confirmation=data.validated_data.get("confirmation"),
+            reason=data.validated_data.get("reason") or "",
+        )
+        return envelope(
+            f"Your account is scheduled for deletion on {status.scheduled_for:%Y-%m-%d}",
+            deletion_status_data(status),
+        )
+
+    @extend_schema(operation_id="me_delete_status", responses={200: DeletionStatusOutput})
+    def get(self, request: Request) -> Response:
+        return Response(deletion_status_data(privacy.account_deletion_status(user=request.user)))
+
+    @extend_schema(operation_id="me_delete_cancel", responses={200: MessageOutput})
+    def delete(self, request: Request) -> Response:
+        privacy.account_deletion_cancel(user=request.user)
+        return envelope(CANCELLED)
+
+
+@extend_schema(tags=["account: privacy"])
+class AccountDeletionCancelView(APIView):
+    @extend_schema(
+        operation_id="me_delete_cancel_post", request=None, responses={200: MessageOutput}
+    )
+    def post(self, request: Request) -> Response:
+        privacy.account_deletion_cancel(user=request.user)
+        return envelope(CANCELLED)
