@@ -18,8 +18,9 @@ from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from accounts.auth import services, two_factor, verification
+from accounts.auth import services, two_factor
 from accounts.auth.forms import CodeForm
+from accounts.core import links
 from accounts.models import AuthMethod, FailureReason, LoginHistory, User, UserSession
 from tests.accounts.helpers import enrol, totp_code
 
@@ -273,7 +274,7 @@ def test_verify_email_with_a_bad_link(client: Client):
 def test_verify_email_success(client: Client, alice: User):
     alice.email_verified = False
     alice.save()
-    token = verification.email_verification_token_issue(user=alice)
+    token = links.email_verification_token_issue(user=alice)
     html = keel_page(client.get(f"/verify-email?token={token}"))
     result = re.search(r'data-testid="verify-result".*?</div>', html, re.S)
     assert result is not None and "Email verified" in result.group(0)
@@ -287,7 +288,7 @@ def test_reset_password_with_a_bad_link(client: Client):
 
 
 def test_reset_password_form_and_errors(client: Client, alice: User):
-    token = verification.password_reset_token_issue(user=alice)
+    token = links.password_reset_token_issue(user=alice)
     html = keel_page(client.get(f"/reset-password?token={token}"))
     for name in ("new-password1", "new-password2", "reset-submit"):
         assert has_testid(html, name)

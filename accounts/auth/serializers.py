@@ -6,8 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
+from accounts.core.avatars import avatar_url
 from accounts.models import LoginHistory, Role, User, UserSession
-from accounts.profile.services import avatar_url
 
 
 class UserOutput(serializers.Serializer):

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
 from config import realtime
 from config.errors import BadRequest, TokenExpired, TokenInvalid
-from security.crypto import new_token, token_hash, token_hash_candidates
+from security.crypto import token_hash_candidates
 from security.services import audit_record
 
 RESEND_INTERVAL = timedelta(minutes=1)
@@ -61,18 +60,6 @@ def email_verification_resend(*, email: str) -> None:
     )
     if user is not None and not user.email_verified:
         email_verification_send(user=user)
-
-
-def email_verification_token_issue(*, user: User) -> str | None:
-    """A new verification token for the user's current address (called by the email job), or
-    None if the address changed meanwhile (the link would go to the wrong place)."""
-    token = new_token(32)
-    issued = User.objects.filter(pk=user.pk, email=user.email, email_verified=False).update(
-        email_verification_token_hash=token_hash(token),
-        email_verification_expires_at=timezone.now()
-        + timedelta(hours=settings.EMAIL_VERIFICATION_TOKEN_HOURS),
-    )
-    return token if issued else None
 
 
 def email_verify(*, token: str) -> User:
@@ -137,16 +124,6 @@ def password_reset_request(*, email: str, ip: str = "") -> None:
         return
     audit_record(actor=user, action="password_reset_request", target_type="user", target_id=user.pk)
     tasks.send_password_reset_email.enqueue(user_id=user.pk, ip_address=ip)
-
-
-def password_reset_token_issue(*, user: User) -> str:
-    token = new_token(32)
-    user.password_reset_token_hash = token_hash(token)
-    user.password_reset_expires_at = timezone.now() + timedelta(
-        hours=settings.PASSWORD_RESET_TOKEN_HOURS
-    )
-    user.save(update_fields=["password_reset_token_hash", "password_reset_expires_at"])
-    return token
 
 
 def password_reset_user(*, token: str) -> User:

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.core.links import email_verification_token_issue, password_reset_token_issue
 from accounts.models import LoginHistory, TokenBlacklist, User, UserSession
 from config.emails import email_send
 from config.jobs import periodic, task
@@ -30,7 +31,6 @@ def _url(path: str) -> str:
 def send_verification_email(*, user_id: int, change: bool = False) -> None:
     """`email_verification` (or `email_change_verify` after an email change): a fresh 24 h link
     to {SITE_URL}/verify-email?token=…"""
-    from accounts.auth.verification import email_verification_token_issue
 
     user = _recipient(user_id)
     if user is None or user.email_verified:
@@ -53,7 +53,6 @@ def send_verification_email(*, user_id: int, change: bool = False) -> None:
 @task(retries=EMAIL_RETRIES)
 def send_password_reset_email(*, user_id: int, ip_address: str = "") -> None:
     """`password_reset`: a fresh 1 h link to {SITE_URL}/reset-password?token=…"""
-    from accounts.auth.verification import password_reset_token_issue
 
     user = _recipient(user_id)
     if user is None or not user.is_active:

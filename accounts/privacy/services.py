@@ -35,6 +35,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import lifecycle
+from accounts.core.avatars import avatar_url
+from accounts.core.roles import last_super_admin_guard, super_admins_lock
 from accounts.models import (
     BackupCode,
     DataExport,
@@ -182,7 +184,6 @@ def data_export_open(*, user: User) -> tuple[DataExport, IO[bytes]]:
 
 
 def _profile(user: User) -> dict[str, Any]:
-    from accounts.profile.services import avatar_url
 
     return {
         "id": user.pk,
@@ -667,9 +668,7 @@ def account_deletion_request(
     if reason and "\x00" in reason:
         raise ValidationFailed.for_field("reason", "Null characters are not allowed")
     with transaction.atomic():
-        from accounts.staff.services import _lock_super_admins, _require_not_last_super_admin
-
-        _require_not_last_super_admin(user, _lock_super_admins(), "delete")
+        last_super_admin_guard(user, super_admins_lock(), "delete")
         user = User.objects.select_for_update().get(pk=user.pk)
         if user.deletion_requested_at is not None:
             return account_deletion_status(user=user)
@@ -810,13 +809,11 @@ def account_purge(*, user: User) -> PurgeResult | None:
     from accounts.privacy import tasks as privacy_tasks
 
     with transaction.atomic():
-        from accounts.staff.services import _lock_super_admins, _require_not_last_super_admin
-
-        super_admins = _lock_super_admins()
+        super_admins = super_admins_lock()
         user = User.objects.select_for_update().filter(pk=user.pk).first()
         if user is None:
             return None
-        _require_not_last_super_admin(user, super_admins, "delete")
+        last_super_admin_guard(user, super_admins, "delete")
         user_id, email, name = user.pk, user.email, user.name
         blockers = lifecycle.deletion_blockers(user)
         if blockers:

@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from accounts.core.avatars import avatar_url
 from accounts.models import User, UserPreferences, default_email_notifications
 from config import realtime
 from config.errors import BadRequest, Conflict, ValidationFailed
@@ -208,14 +209,6 @@ def avatar_delete(*, user: User) -> None:
         audit_record(actor=user, action="avatar_delete", target_type="user", target_id=user.pk)
         realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})
         transaction.on_commit(lambda: default_storage.delete(old))
-
-
-def avatar_url(user: User) -> str | None:
-    """`/api/v1/users/{id}/avatar?v=<hash>` (the hash changes with the picture)."""
-    if not user.avatar:
-        return None
-    version = user.avatar.rsplit("/", 1)[-1].split(".")[0]
-    return f"/api/v1/users/{user.pk}/avatar?v={version}"
 
 
 # --- Password ---------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.core import selectors
+from accounts.core.avatars import avatar_url
 from accounts.models import User
 from accounts.profile import services as profile
 from accounts.profile.forms import AvatarForm, PreferencesForm, ProfileForm
@@ -36,7 +37,7 @@ def profile_page(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "avatar_form": AvatarForm(),
-        "avatar_url": profile.avatar_url(user),
+        "avatar_url": avatar_url(user),
     }
     return render(request, "account/profile.html", context)
 

@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from accounts import lifecycle
 from accounts.auth import services, verification
+from accounts.core.roles import last_super_admin_guard, super_admins_lock
 from accounts.core.tokens import AccessToken, blacklist, issue_access_token
 from accounts.models import STAFF_ROLES, AuthMethod, Role, User, UserSession
 from accounts.profile.services import user_profile_update
@@ -61,24 +62,6 @@ def _require_may_manage(actor: User | None, target: User, verb: str) -> None:
     """Only a super admin acts on a super admin."""
     if target.role == Role.SUPER_ADMIN and not _is_super_admin(actor):
         raise Forbidden(f"Only a super admin can {verb} a super admin")
-
-
-def _lock_super_admins() -> list[int]:
-    """Lock the rows of every live, active super admin, in id order, before the target's row:
-    concurrent removals of super admins then queue up instead of deadlocking."""
-    return list(
-        User.objects.select_for_update()
-        .filter(role=Role.SUPER_ADMIN, is_active=True, deleted_at__isnull=True)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
-
-
-def _require_not_last_super_admin(target: User, super_admins: list[int], what: str) -> None:
-    """Refuse to remove the last live, active super admin (`super_admins` from
-    `_lock_super_admins`, taken in the same transaction)."""
-    if target.role == Role.SUPER_ADMIN and not [pk for pk in super_admins if pk != target.pk]:
-        raise BadRequest(f"Cannot {what} the last super admin")
 
 
 def _role_checked(role: str) -> str:
@@ -215,11 +198,11 @@ def user_delete(*, actor: User, user_id: int) -> None:
     if actor.pk != user_id:
         _require_staff(actor)
     with transaction.atomic():
-        super_admins = _lock_super_admins()
+        super_admins = super_admins_lock()
         target = _live_locked(user_id)
         if actor.pk != target.pk:
             _require_may_manage(actor, target, "delete")
-        _require_not_last_super_admin(target, super_admins, "delete")
+        last_super_admin_guard(target, super_admins, "delete")
         target.deleted_at = timezone.now()
         target.save(update_fields=["deleted_at", "updated_at"])
         services.sessions_revoke_all(user=target, reason="deleted")
@@ -270,7 +253,7 @@ def user_role_set(*, actor: User | None, user_id: int, role: str) -> User:
     `role_change`; the user's clients get `user_update{field: "role", value}`."""
     _role_checked(role)
     with transaction.atomic():
-        super_admins = _lock_super_admins()
+        super_admins = super_admins_lock()
         target = _live_locked(user_id)
         if actor is not None and actor.pk == target.pk:
             raise BadRequest("You cannot change your own role")
@@ -281,7 +264,7 @@ def user_role_set(*, actor: User | None, user_id: int, role: str) -> User:
         if old == role:
             return target
         if role != Role.SUPER_ADMIN:
-            _require_not_last_super_admin(target, super_admins, "demote")
+            last_super_admin_guard(target, super_admins, "demote")
         target.role = role
         target.save(update_fields=["role", "updated_at"])
         audit_record(
@@ -299,7 +282,7 @@ def user_deactivate(*, actor: User | None, user_id: int) -> User:
     """`POST /admin/users/{id}/deactivate`: the account can no longer sign in; its sessions are
     revoked and its sockets closed; its tokens fail with ACCOUNT_INACTIVE at once."""
     with transaction.atomic():
-        super_admins = _lock_super_admins()
+        super_admins = super_admins_lock()
         target = _live_locked(user_id)
         if actor is not None and actor.pk == target.pk:
             raise BadRequest("You cannot deactivate your own account")
@@ -307,7 +290,7 @@ def user_deactivate(*, actor: User | None, user_id: int) -> User:
         _require_may_manage(actor, target, "deactivate")
         if not target.is_active:
             return target
-        _require_not_last_super_admin(target, super_admins, "deactivate")
+        last_super_admin_guard(target, super_admins, "deactivate")
         target.is_active = False
         target.save(update_fields=["is_active", "updated_at"])
         services.sessions_revoke_all(user=target, reason="deactivated")
