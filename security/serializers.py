@@ -146,7 +146,7 @@ class AuditLogOutput(serializers.ModelSerializer):
 
 
 @extend_schema_field(
-    {"oneOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
+    {"anyOf": [{"type": "string", "format": "date"}, {"type": "string", "format": "date-time"}]}
 )
 class DateOrDateTimeField(serializers.CharField):
     """`YYYY-MM-DD` (the whole day) or an ISO-8601 time; parsed by the serializer."""
@@ -177,7 +177,10 @@ class AuditLogFilters(serializers.Serializer):
             raise serializers.ValidationError("Enter a date (YYYY-MM-DD) or an ISO-8601 time")
         if timezone.is_naive(parsed):
             parsed = timezone.make_aware(parsed, UTC)
-        return parsed
+        try:  # in UTC: PostgreSQL refuses offsets beyond ±15:59 that Python parses (-16:26)
+            return parsed.astimezone(UTC)
+        except OverflowError:  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise serializers.ValidationError("Datetime value out of range") from None
 
 
 class PaginatedAuditLogs(serializers.Serializer):
