@@ -485,7 +485,7 @@ class UserSessionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected sessions")
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[UserSession]) -> None:
-        from accounts.auth.services import session_revoke
+        from accounts.auth.sessions import session_revoke
 
         for session in queryset.filter(revoked_at__isnull=True):
             session_revoke(user=session.user, session_id=session.pk, actor=request.user)

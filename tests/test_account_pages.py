@@ -18,7 +18,7 @@ from django.template.loader import render_to_string
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
-from accounts.auth import services, two_factor
+from accounts.auth import sessions, two_factor
 from accounts.auth.forms import CodeForm
 from accounts.core import links
 from accounts.models import AuthMethod, FailureReason, LoginHistory, User, UserSession
@@ -54,8 +54,8 @@ def has_testid(html: str, name: str) -> bool:
 
 
 def new_session(user: User, *, user_agent: str = CHROME, ip: str = "203.0.113.7") -> UserSession:
-    meta = services.RequestMeta(ip=ip, user_agent=user_agent)
-    return services.session_create(user=user, meta=meta, method=AuthMethod.PASSWORD).session
+    meta = sessions.RequestMeta(ip=ip, user_agent=user_agent)
+    return sessions.session_create(user=user, meta=meta, method=AuthMethod.PASSWORD).session
 
 
 def set_session(client: Client, **values: object) -> None:

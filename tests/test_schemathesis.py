@@ -19,7 +19,8 @@ are off for the run (`RATE_LIMIT_ENABLED`): a 429 would only hide what comes aft
 
 Invalid input the contract tolerates is not counted as accepted: out-of-range pagination and
 flags (§0.8), any body on logout (§2), Idempotency-Key from anonymous callers (§0.10), and
-text fields read as DRF reads them (numbers as text, surrounding whitespace trimmed).
+text fields and flags read as DRF reads them (numbers as text, surrounding whitespace
+trimmed; `yes`, `on`, `null`… for booleans).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from django.db import close_old_connections, transaction
 from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
+from rest_framework.fields import BooleanField
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import AcceptedNegativeData, Failure, FailureGroup
 from schemathesis.core.parameters import ParameterLocation
@@ -235,9 +237,24 @@ def _lenient_query(case: Any) -> bool:
                 return False
             continue
         schema = parameter.definition.get("schema", {})
-        if not _valid(schema, _as_text_field_reads(query[parameter.name], schema, case), case):
+        value = _as_flag_reads(_as_text_field_reads(query[parameter.name], schema, case), schema)
+        if not _valid(schema, value, case):
             return False
     return True
+
+
+def _as_flag_reads(value: Any, schema: dict[str, Any]) -> Any:
+    """DRF's boolean fields read the usual spellings (`1`, `yes`, `on`, `null`, …)."""
+    if schema.get("type") != "boolean" or isinstance(value, bool):
+        return value
+    for spellings, meaning in (
+        (BooleanField.TRUE_VALUES, True),
+        (BooleanField.FALSE_VALUES, False),
+        (BooleanField.NULL_VALUES, None),
+    ):
+        if isinstance(value, str | int | float) and value in spellings:
+            return meaning
+    return value
 
 
 def _valid_as_text_fields_read_it(case: Any) -> bool:

@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 
-from accounts.auth import oauth, services
+from accounts.auth import oauth, services, sessions
 from accounts.auth.cookies import set_auth_cookies
 from accounts.models import AuthMethod, User
 from config import routes
@@ -52,7 +52,7 @@ class AccountAdapter(DefaultAccountAdapter):
             return services.credentials_check(
                 email=credentials.get("email", ""),
                 password=credentials.get("password", ""),
-                meta=services.RequestMeta.of(request),
+                meta=sessions.RequestMeta.of(request),
             )
         except Unauthorized as exc:
             if exc.code == "UNAUTHORIZED":
@@ -97,7 +97,7 @@ class AccountAdapter(DefaultAccountAdapter):
             request.session.save()
         sign_in = services.sign_in_complete(
             user=user,
-            meta=services.RequestMeta.of(request),
+            meta=sessions.RequestMeta.of(request),
             method=sign_in_method(request, user),
             django_session_key=request.session.session_key or "",
         )

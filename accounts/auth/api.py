@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.auth import oauth, services, two_factor, verification
+from accounts.auth import oauth, services, sessions, two_factor, verification
 from accounts.auth.authentication import presented_token
 from accounts.auth.cookies import REFRESH_COOKIE, clear_auth_cookies, set_auth_cookies
 from accounts.auth.serializers import (
@@ -47,7 +47,7 @@ from config.responses import envelope
 from security.serializers import MessageOutput
 
 
-def auth_response(sign_in: services.SignIn, *, status: int = 200) -> Response:
+def auth_response(sign_in: sessions.SignIn, *, status: int = 200) -> Response:
     body = {
         "user": user_data(sign_in.user),
         "token": sign_in.access.token,
@@ -58,7 +58,7 @@ def auth_response(sign_in: services.SignIn, *, status: int = 200) -> Response:
     return response
 
 
-def token_response(sign_in: services.SignIn) -> Response:
+def token_response(sign_in: sessions.SignIn) -> Response:
     return Response(
         {
             "access_token": sign_in.access.token,
@@ -90,7 +90,7 @@ class RegisterView(PublicView):
         data = RegisterInput(data=request.data)
         data.is_valid(raise_exception=True)
         sign_in = services.user_register(
-            **data.validated_data, meta=services.RequestMeta.of(request)
+            **data.validated_data, meta=sessions.RequestMeta.of(request)
         )
         rotate_token(request._request)
         return auth_response(sign_in, status=201)
@@ -104,7 +104,7 @@ class LoginView(PublicView):
     def post(self, request: Request) -> Response:
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
-        sign_in = services.auth_login(**data.validated_data, meta=services.RequestMeta.of(request))
+        sign_in = services.auth_login(**data.validated_data, meta=sessions.RequestMeta.of(request))
         rotate_token(request._request)
         return auth_response(sign_in)
 
@@ -120,7 +120,7 @@ class TokenView(PublicView):
         data = LoginInput(data=request.data)
         data.is_valid(raise_exception=True)
         return token_response(
-            services.auth_login(**data.validated_data, meta=services.RequestMeta.of(request))
+            services.auth_login(**data.validated_data, meta=sessions.RequestMeta.of(request))
         )
 
 
@@ -130,9 +130,9 @@ class RefreshView(PublicView):
 
     @extend_schema(operation_id="auth_refresh", request=None, responses={200: AuthResponseOutput})
     def post(self, request: Request) -> Response:
-        sign_in = services.session_refresh(
+        sign_in = sessions.session_refresh(
             refresh_token=request.COOKIES.get(REFRESH_COOKIE, ""),
-            meta=services.RequestMeta.of(request),
+            meta=sessions.RequestMeta.of(request),
         )
         return auth_response(sign_in)
 
@@ -153,9 +153,9 @@ class TokenRefreshView(PublicView):
         data = RefreshInput(data=request.data)
         data.is_valid(raise_exception=True)
         return token_response(
-            services.session_refresh(
+            sessions.session_refresh(
                 refresh_token=data.validated_data["refresh_token"],
-                meta=services.RequestMeta.of(request),
+                meta=sessions.RequestMeta.of(request),
             )
         )
 
@@ -216,7 +216,7 @@ class SessionListView(APIView):
 
     @extend_schema(operation_id="me_sessions_revoke_others", responses={200: MessageOutput})
     def delete(self, request: Request) -> Response:
-        revoked = services.sessions_revoke_all(
+        revoked = sessions.sessions_revoke_all(
             user=request.user, except_session_id=current_session_id(request)
         )
         return envelope("Other sessions revoked", {"revoked": revoked})
@@ -228,7 +228,7 @@ class SessionDetailView(APIView):
 
     @extend_schema(operation_id="me_session_revoke", responses={200: MessageOutput})
     def delete(self, request: Request, session_id: int) -> Response:
-        services.session_revoke(user=request.user, session_id=session_id)
+        sessions.session_revoke(user=request.user, session_id=session_id)
         response = envelope("Session revoked")
         if session_id == current_session_id(request):
             clear_auth_cookies(response)

@@ -12,7 +12,7 @@ from accounts.auth.authentication import ACCESS_COOKIE
 from security.system_settings import get_setting
 
 if TYPE_CHECKING:
-    from accounts.auth.services import SignIn
+    from accounts.auth.sessions import SignIn
 
 REFRESH_COOKIE = "refresh_token"
 REFRESH_COOKIE_PATH = "/api/v1/auth"

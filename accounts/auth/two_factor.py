@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.core.lockout import locked_error
 from accounts.models import BackupCode, TOTPDevice, User
 from config import realtime
 from config.errors import BadRequest, Conflict, DomainError, Unauthorized
@@ -130,9 +131,7 @@ def _code_matches(user: User, code: str, device: TOTPDevice, *, allow_backup: bo
 
 
 def _locked_error(until: object) -> DomainError:
-    from accounts.auth.services import _locked
-
-    error = _locked(until)
+    error = locked_error(until)
     error.message = (
         "Too many invalid two-factor codes. "
         f"Try again in {max(1, round((until - timezone.now()).total_seconds() / 60))} minutes"  # type: ignore[operator]

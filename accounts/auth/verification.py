@@ -12,6 +12,8 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.auth import sessions
+from accounts.core import validators
 from accounts.models import User
 from config import realtime
 from config.errors import BadRequest, TokenExpired, TokenInvalid
@@ -146,11 +148,10 @@ def password_reset_user(*, token: str) -> User:
 def password_reset_confirm(*, token: str, password: str, ip: str = "") -> User:
     """Set a new password from a reset link: single use; clears the lockout, revokes every
     session and emails `password_changed`."""
-    from accounts.auth import services
     from accounts.core import tasks
 
     user = password_reset_user(token=token)
-    services.validate_password(password)
+    validators.validate_password(password)
     with transaction.atomic():
         user = User.objects.select_for_update().get(pk=user.pk)
         if not user.password_reset_token_hash:  # used by a concurrent request
@@ -161,7 +162,7 @@ def password_reset_confirm(*, token: str, password: str, ip: str = "") -> User:
         user.failed_login_attempts, user.last_failed_login, user.locked_until = 0, None, None
         user.last_password_change_at = timezone.now()
         user.save()
-        services.sessions_revoke_all(user=user, reason="password_reset")
+        sessions.sessions_revoke_all(user=user, reason="password_reset")
         audit_record(actor=user, action="password_reset", target_type="user", target_id=user.pk)
         tasks.send_password_changed_email.enqueue(user_id=user.pk, ip_address=ip)
     return user

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.auth import services, two_factor, verification
+from accounts.auth import services, sessions, two_factor, verification
 from accounts.auth.forms import CodeForm, NewPasswordForm
 from accounts.auth.stages import TwoFactorStage
 from accounts.core import selectors
@@ -32,7 +32,7 @@ def two_factor_challenge(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             services.second_factor_check(
-                user=user, otp_code=form.cleaned_data["code"], meta=services.RequestMeta.of(request)
+                user=user, otp_code=form.cleaned_data["code"], meta=sessions.RequestMeta.of(request)
             )
         except DomainError as exc:
             form.add_error("code", exc.message)
@@ -208,7 +208,7 @@ def session_revoke_page(request: HttpRequest, session_id: int) -> HttpResponse:
     return _run(
         request,
         "Session signed out.",
-        lambda: services.session_revoke(user=request.user, session_id=session_id) and None,
+        lambda: sessions.session_revoke(user=request.user, session_id=session_id) and None,
     )
 
 
@@ -219,7 +219,7 @@ def sessions_revoke_others_page(request: HttpRequest) -> HttpResponse:
         request,
         "Every other session has been signed out.",
         lambda: (
-            services.sessions_revoke_all(
+            sessions.sessions_revoke_all(
                 user=request.user, except_session_id=_current_session_id(request)
             )
             and None

@@ -7,6 +7,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 
+from config.errors import ValidationFailed
+
 MAX_LENGTH = 128
 
 
@@ -44,3 +46,14 @@ class PasswordPolicyValidator:
 
         minimum = get_setting("password_min_length")
         return f"At least {minimum} characters, following the site's policy."
+
+
+def validate_password(password: str, field: str = "password") -> None:
+    """The password policy (contract §13.4) as a 400 VALIDATION_ERROR listing every problem."""
+    problems = password_problems(password)
+    if problems:
+        raise ValidationFailed(
+            problems[0],
+            field=field,
+            details=[{"field": field, "message": p, "code": "password_policy"} for p in problems],
+        )

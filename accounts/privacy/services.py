@@ -35,6 +35,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts import lifecycle
+from accounts.auth import sessions
 from accounts.core.avatars import avatar_url
 from accounts.core.roles import last_super_admin_guard, super_admins_lock
 from accounts.models import (
@@ -804,7 +805,6 @@ def account_purge(*, user: User) -> PurgeResult | None:
     The other domains do their part through accounts.lifecycle (organizations: hand over each
     sole-owner organization). Raises (nothing changed) if one of them cannot (e.g. an
     organization with a live subscription)."""
-    from accounts.auth import services
     from accounts.core.selectors import user_cache_clear
     from accounts.privacy import tasks as privacy_tasks
 
@@ -820,7 +820,7 @@ def account_purge(*, user: User) -> PurgeResult | None:
             raise Conflict(" ".join(blockers))
         steps = lifecycle.purge(user)
         details = {key: value for step in steps for key, value in step.metadata.items()}
-        services.sessions_revoke_all(user=user, reason="account_deleted")
+        sessions.sessions_revoke_all(user=user, reason="account_deleted")
         files = [
             p for p in DataExport.objects.filter(user=user).values_list("file_path", flat=True) if p
         ]

@@ -15,6 +15,7 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from accounts.core import validators
 from accounts.core.avatars import avatar_url
 from accounts.models import User, UserPreferences, default_email_notifications
 from config import realtime
@@ -235,5 +236,5 @@ def password_change(
         raise ValidationFailed.for_field(
             "confirm_password", "Passwords do not match", code="mismatch"
         )
-    services.validate_password(new_password, field="new_password")
+    validators.validate_password(new_password, field="new_password")
     services.password_set(user=user, password=new_password, keep_session_id=keep_session_id, ip=ip)

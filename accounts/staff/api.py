@@ -19,7 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.auth import services
+from accounts.auth import sessions
 from accounts.auth.authentication import (
     ACCESS_COOKIE,
     TokenFailed,
@@ -284,7 +284,7 @@ class ImpersonateView(APIView):
             admin=request.user,
             user_id=data.validated_data["user_id"],
             reason=data.validated_data["reason"],
-            meta=services.RequestMeta.of(request),
+            meta=sessions.RequestMeta.of(request),
             impersonating=bool(_claims(request).get("original_user_id")),
         )
         sign_in = result.sign_in
@@ -313,7 +313,7 @@ class StopImpersonateView(APIView):
             user=request.user,
             claims=_claims(request),
             access_token=presented_token(request._request),
-            meta=services.RequestMeta.of(request),
+            meta=sessions.RequestMeta.of(request),
         )
         response = Response(
             {
@@ -341,7 +341,7 @@ def impersonation_stop_page(request: HttpRequest) -> HttpResponse:
             user=user_for_claims(claims),
             claims=claims,
             access_token=token,
-            meta=services.RequestMeta.of(request),
+            meta=sessions.RequestMeta.of(request),
         )
     except DomainError as exc:
         messages.error(request, exc.message)

@@ -28,7 +28,7 @@ from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts import lifecycle
-from accounts.auth import services, verification
+from accounts.auth import services, sessions, verification
 from accounts.core.roles import last_super_admin_guard, super_admins_lock
 from accounts.core.tokens import AccessToken, blacklist, issue_access_token
 from accounts.models import STAFF_ROLES, AuthMethod, Role, User, UserSession
@@ -205,7 +205,7 @@ def user_delete(*, actor: User, user_id: int) -> None:
         last_super_admin_guard(target, super_admins, "delete")
         target.deleted_at = timezone.now()
         target.save(update_fields=["deleted_at", "updated_at"])
-        services.sessions_revoke_all(user=target, reason="deleted")
+        sessions.sessions_revoke_all(user=target, reason="deleted")
         realtime.close_user_sockets(target.pk)
         audit_record(actor=actor, action="user_delete", target_type="user", target_id=target.pk)
 
@@ -293,7 +293,7 @@ def user_deactivate(*, actor: User | None, user_id: int) -> User:
         last_super_admin_guard(target, super_admins, "deactivate")
         target.is_active = False
         target.save(update_fields=["is_active", "updated_at"])
-        services.sessions_revoke_all(user=target, reason="deactivated")
+        sessions.sessions_revoke_all(user=target, reason="deactivated")
         realtime.close_user_sockets(target.pk)
         audit_record(actor=actor, action="user_deactivate", target_type="user", target_id=target.pk)
     return target
@@ -347,7 +347,7 @@ def user_sign_out_everywhere(*, actor: User | None, user: User) -> int:
     _require_staff(actor)
     _require_may_manage(actor, user, "sign out")
     with transaction.atomic():
-        revoked = services.sessions_revoke_all(user=user, reason="staff_sign_out")
+        revoked = sessions.sessions_revoke_all(user=user, reason="staff_sign_out")
         realtime.close_user_sockets(user.pk)
         audit_record(
             actor=actor,
@@ -394,7 +394,7 @@ def user_last_ip_block(*, actor: User | None, user: User, caller_ip: str | None)
 
 @dataclass(frozen=True)
 class Impersonation:
-    sign_in: services.SignIn  # the impersonation session, carrying the 1-hour access token
+    sign_in: sessions.SignIn  # the impersonation session, carrying the 1-hour access token
     original_user: User
 
 
@@ -403,7 +403,7 @@ def impersonation_start(
     admin: User,
     user_id: int,
     reason: str = "",
-    meta: services.RequestMeta,
+    meta: sessions.RequestMeta,
     impersonating: bool = False,
 ) -> Impersonation:
     """A super admin signs in as another user: a session of the target that records the admin
@@ -420,7 +420,7 @@ def impersonation_start(
     if not target.is_active:
         raise BadRequest("Cannot impersonate an inactive account")
     with transaction.atomic():
-        sign_in = services.session_create(
+        sign_in = sessions.session_create(
             user=target, meta=meta, method=AuthMethod.PASSWORD, original_user=admin
         )
         session = sign_in.session
@@ -447,8 +447,8 @@ def impersonation_stop(
     user: User,
     claims: dict[str, Any],
     access_token: str | None,
-    meta: services.RequestMeta,
-) -> services.SignIn:
+    meta: sessions.RequestMeta,
+) -> sessions.SignIn:
     """End an impersonation from its token: the impersonation session is revoked, the token
     blacklisted, and the original admin gets a fresh session of their own."""
     original_user_id = claims.get("original_user_id")
@@ -461,7 +461,7 @@ def impersonation_stop(
             .first()
         )
         if session is not None and session.revoked_at is None:
-            services.session_revoke(user=user, session_id=session.pk, actor=session.original_user)
+            sessions.session_revoke(user=user, session_id=session.pk, actor=session.original_user)
         if access_token:
             blacklist(access_token, reason="impersonation_stop", user_id=user.pk)
         admin = User.objects.alive().filter(pk=original_user_id, is_active=True).first()
@@ -473,6 +473,6 @@ def impersonation_stop(
             metadata={"original_user_id": original_user_id},
         )
         if admin is not None:
-            return services.session_create(user=admin, meta=meta, method=AuthMethod.PASSWORD)
+            return sessions.session_create(user=admin, meta=meta, method=AuthMethod.PASSWORD)
     # The impersonation has ended either way; the admin's own account is gone or inactive.
     raise Unauthorized("The original account is no longer active")

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from accounts.auth.services import RequestMeta, session_create
+from accounts.auth.sessions import RequestMeta, session_create
 from accounts.core.tasks import cleanup_expired_sessions, cleanup_token_blacklist
 from accounts.models import TokenBlacklist, UserSession
 from config.jobs import SCHEDULES, autodiscover

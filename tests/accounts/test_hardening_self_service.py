@@ -13,13 +13,13 @@ from django.core import mail
 from django.core.files.storage import default_storage
 from PIL import Image
 
-from accounts.auth import services
+from accounts.auth import sessions
 from accounts.models import Role, User
 from tests.accounts.helpers import token_from_email
 from tests.factories import DEFAULT_PASSWORD
 
 pytestmark = pytest.mark.django_db
-META = services.RequestMeta(ip="198.51.100.30", user_agent="pytest")
+META = sessions.RequestMeta(ip="198.51.100.30", user_agent="pytest")
 
 
 @pytest.fixture(autouse=True)
@@ -198,7 +198,7 @@ def test_pages_under_the_impersonation_banner_act_as_the_impersonated_user(
     client, superadmin, alice
 ):
     client.force_login(superadmin)
-    client.cookies["auth_token"] = services.session_create(
+    client.cookies["auth_token"] = sessions.session_create(
         user=superadmin, meta=META, method="password"
     ).access.token
     csrf = client.get("/api/v1/csrf-token").json()["csrf_token"]

@@ -13,7 +13,7 @@ from django.conf import settings as django_settings
 from django.urls import include, path
 from django.utils import timezone
 
-from accounts.auth import services
+from accounts.auth import sessions
 from accounts.core.tokens import issue_access_token
 from accounts.models import Role, UserSession
 from accounts.staff import api as staff_api
@@ -22,7 +22,7 @@ from security.models import AuditLog
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
-META = services.RequestMeta(ip="198.51.100.30", user_agent="pytest")
+META = sessions.RequestMeta(ip="198.51.100.30", user_agent="pytest")
 
 # A URLconf with the banner's Stop page (for the tests marked `urls`): the route the lead adds
 # to accounts/page_urls.py.
@@ -47,7 +47,7 @@ def fresh_context():
 
 
 def token_for(user):
-    return services.session_create(user=user, meta=META, method="password").access.token
+    return sessions.session_create(user=user, meta=META, method="password").access.token
 
 
 def claims_of(token):

@@ -31,7 +31,7 @@ def test_a_page_sign_in_opens_a_session_bound_to_the_django_session(client, alic
 def test_revoking_the_row_ends_the_browser_session(
     client, alice, django_capture_on_commit_callbacks
 ):
-    from accounts.auth.services import session_revoke
+    from accounts.auth.sessions import session_revoke
 
     sign_in(client, alice.email)
     assert client.get("/settings/security/").status_code == 200

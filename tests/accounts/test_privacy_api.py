@@ -19,7 +19,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.utils import timezone
 
-from accounts.auth.services import RequestMeta, session_create
+from accounts.auth.sessions import RequestMeta, session_create
 from accounts.models import BackupCode, DataExport, ExportStatus, LoginHistory, User, UserSession
 from accounts.privacy import services as privacy
 from accounts.privacy.tasks import (

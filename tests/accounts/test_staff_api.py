@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import check_password
 from django.core import mail
 from django.utils import timezone
 
-from accounts.auth import services
+from accounts.auth import sessions
 from accounts.models import Role, User, UserSession
 from accounts.staff import services as staff_module
 from config import realtime
@@ -23,7 +23,7 @@ from tests.accounts.helpers import enrol, last_email_to
 from tests.factories import DEFAULT_PASSWORD, OrganizationFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
-META = services.RequestMeta(ip="198.51.100.20", user_agent="pytest")
+META = sessions.RequestMeta(ip="198.51.100.20", user_agent="pytest")
 
 
 @pytest.fixture(autouse=True)
@@ -74,7 +74,7 @@ def audit(action, **filters):
 
 
 def bearer(user):
-    return services.session_create(user=user, meta=META, method="password").access.token
+    return sessions.session_create(user=user, meta=META, method="password").access.token
 
 
 # --- GET /users ------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from accounts.auth.services import RequestMeta, session_create
+from accounts.auth.sessions import RequestMeta, session_create
 from security.services import system_settings_update
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,8 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from accounts.auth.services import RequestMeta, auth_logout, session_create, session_revoke
+from accounts.auth.services import auth_logout
+from accounts.auth.sessions import RequestMeta, session_create, session_revoke
 from accounts.models import UserSession
 from config.asgi import application
 

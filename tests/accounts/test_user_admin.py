@@ -11,7 +11,7 @@ from django.contrib.auth.hashers import check_password
 from django.contrib.messages import get_messages
 from django.utils import timezone
 
-from accounts.auth import services
+from accounts.auth import sessions
 from accounts.models import LoginHistory, Role, User, UserSession
 from security.models import AuditLog, IPBlock
 from tests.accounts.helpers import enrol, last_email_to
@@ -19,7 +19,7 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 LIST = "/admin/accounts/user/"
-META = services.RequestMeta(ip="203.0.113.9", user_agent="pytest")
+META = sessions.RequestMeta(ip="203.0.113.9", user_agent="pytest")
 
 
 @pytest.fixture
@@ -116,7 +116,7 @@ def test_the_filters(sa_client, superadmin, staff, alice, bob, charlie):
 
 def test_the_change_page_shows_the_latest_sessions_and_sign_ins_read_only(sa_client, alice):
     for _ in range(12):
-        services.session_create(user=alice, meta=META, method="password")
+        sessions.session_create(user=alice, meta=META, method="password")
     for _ in range(25):
         LoginHistory.objects.create(user=alice, success=False, failure_reason="invalid_password")
     response = sa_client.get(change_url(alice))
@@ -140,7 +140,7 @@ def test_nothing_is_hard_deleted_here(sa_client, alice):
 
 
 def test_deactivate_and_reactivate_go_through_the_services(sa_client, superadmin, alice):
-    services.session_create(user=alice, meta=META, method="password")
+    sessions.session_create(user=alice, meta=META, method="password")
     response = act(sa_client, "deactivate_users", alice)
     assert "Deactivated: 1 user(s)." in notes(response)
     alice.refresh_from_db()
@@ -193,7 +193,7 @@ def test_resend_verification_emails_unverified_users(
 
 def test_sign_out_everywhere_revokes_every_session(sa_client, superadmin, alice):
     for _ in range(3):
-        services.session_create(user=alice, meta=META, method="password")
+        sessions.session_create(user=alice, meta=META, method="password")
     act(sa_client, "sign_out_everywhere", alice)
     assert not UserSession.objects.filter(user=alice, revoked_at__isnull=True).exists()
     entry = AuditLog.objects.get(action="force_logout")
@@ -300,7 +300,7 @@ def test_admins_cannot_add_users(staff_client):
 
 
 def test_setting_a_password_applies_the_policy_and_signs_out(sa_client, alice):
-    services.session_create(user=alice, meta=META, method="password")
+    sessions.session_create(user=alice, meta=META, method="password")
     url = f"/admin/accounts/user/{alice.pk}/password/"
     weak = sa_client.post(url, {"password1": "weak", "password2": "weak"})
     assert weak.status_code == 200
