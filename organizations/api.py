@@ -1,15 +1,21 @@
-"""Organizations API (contract §4.2, §4.4). Every route answers the E shape. Org-scoped views
-resolve the caller's role through organizations.permissions (one layer for all of them)."""
+"""Organizations API (contract §4.2, §4.4): one viewset per resource, every route answers the E
+shape. Routes under `organizations/{slug}` go through `OrgView`, whose one permission class
+(organizations.permissions) resolves the organization and the caller's role."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.decorators import action
+from rest_framework.metadata import SimpleMetadata
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.serializers import BaseSerializer
+from rest_framework.viewsets import GenericViewSet
 
 from config.errors import NotFound
 from config.responses import envelope
@@ -41,30 +47,96 @@ from organizations.serializers import (
 )
 
 MEMBER, ADMIN, OWNER = OrgRole.MEMBER, OrgRole.ADMIN, OrgRole.OWNER
+SLUG = OpenApiParameter("slug", SLUG_PATH_SCHEMA, OpenApiParameter.PATH)
 
 
-@extend_schema(parameters=[OpenApiParameter("slug", SLUG_PATH_SCHEMA, OpenApiParameter.PATH)])
-class OrgView(APIView):
-    """An org-scoped route: `org_roles` maps HTTP methods to the minimum org role."""
-
-    permission_classes = [OrgRolePermission]
-    org_roles: ClassVar[dict[str, str]] = {}
-    api_keys_allowed = True
-
-    def actor(self, request: Request) -> OrgActor:
-        return request.org_actor  # type: ignore[attr-defined, no-any-return]
+# Viewsets carry no class docstrings: drf-spectacular would publish them as the description of
+# every operation. What a viewset is about is said in comments like this one.
 
 
-def _valid(serializer_class: type, data: Any) -> dict[str, Any]:
-    serializer = serializer_class(data=data)
+class PlainMetadata(SimpleMetadata):
+    """OPTIONS answers name, description, renders and parses, as for a plain APIView: no
+    `actions` (DRF would describe the serializer of a generic view and look an object up)."""
+
+    def determine_actions(self, request: Request, view: Any) -> dict[str, Any]:
+        return {}
+
+
+# The base of the org-scoped viewsets. `action_roles` maps each action served under
+# `organizations/{slug}` to the minimum org role; `keyless_actions` are refused to API keys.
+# Every route made from a viewset (one URL pattern, by a router or `as_view({...})`) runs as its
+# own subclass whose `org_roles` maps the route's HTTP methods to those roles and whose
+# `api_keys_allowed` says whether a key may call it: what `OrgRolePermission` checks, and what
+# the tenant isolation matrix reads from the pattern's `view_class`.
+class OrgView(GenericViewSet):
+    metadata_class = PlainMetadata
+    action_roles: ClassVar[dict[str, str]] = {}
+    keyless_actions: ClassVar[frozenset[str]] = frozenset()
+    org_roles: ClassVar[dict[str, str]] = {}  # per route (as_view): HTTP method -> minimum role
+    api_keys_allowed = True  # per route (as_view)
+
+    @classmethod
+    def as_view(cls, actions: dict[str, Any] | None = None, **initkwargs: Any) -> Any:
+        route = cls.route_class(actions or {})
+        view = super(OrgView, route).as_view(actions, **initkwargs)
+        view.view_class = route  # as Django's views do (DRF's viewsets set only `cls`)
+        return view
+
+    @classmethod
+    def route_class(cls, actions: dict[str, Any]) -> type[OrgView]:
+        """The class of one route: the viewset itself outside `{slug}` (no org roles)."""
+        scoped = {method: name for method, name in actions.items() if name in cls.action_roles}
+        if not scoped:
+            return cls
+        keyless = {name in cls.keyless_actions for name in scoped.values()}
+        if len(scoped) != len(actions) or len(keyless) != 1:
+            raise ImproperlyConfigured(f"{cls.__name__}: one route mixes access rules: {actions}")
+        attrs: dict[str, Any] = {
+            "__module__": cls.__module__,
+            "__qualname__": cls.__qualname__,
+            "org_roles": {method: cls.action_roles[name] for method, name in scoped.items()},
+            "api_keys_allowed": not keyless.pop(),
+        }
+        attrs.update({method: getattr(cls, name) for method, name in scoped.items()})
+        return type(cls.__name__, (cls,), attrs)
+
+    def get_permissions(self) -> Sequence[Any]:
+        if self.org_roles:
+            return [OrgRolePermission()]
+        return super().get_permissions()
+
+    def actor(self) -> OrgActor:
+        return self.request.org_actor  # type: ignore[attr-defined, no-any-return]
+
+
+def _valid(view: GenericViewSet, data: Any) -> dict[str, Any]:
+    """The request input, parsed by the action's serializer (`get_serializer_class`)."""
+    serializer = view.get_serializer(data=data)
     serializer.is_valid(raise_exception=True)
     return dict(serializer.validated_data)
 
 
 @extend_schema(tags=["organizations"])
-class OrganizationListView(APIView):
+class OrganizationViewSet(OrgView):
+    lookup_field = "slug"
+    action_roles: ClassVar[dict[str, str]] = {
+        "retrieve": MEMBER,
+        "update": ADMIN,
+        "destroy": OWNER,
+        "leave": MEMBER,
+        "transfer_ownership": OWNER,
+    }
+    keyless_actions = frozenset({"leave", "transfer_ownership"})
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return {
+            "create": OrganizationCreateInput,
+            "update": OrganizationUpdateInput,
+            "transfer_ownership": TransferInput,
+        }[self.action]
+
     @extend_schema(operation_id="organizations_list", responses={200: OrganizationListEnvelope})
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         rows = selectors.organization_list_for_user(user=request.user)
         return envelope(
             "Organizations retrieved successfully", [organization_data(o, r) for o, r in rows]
@@ -78,21 +150,17 @@ class OrganizationListView(APIView):
             409: OpenApiResponse(description="slug: This slug is already taken"),
         },
     )
-    def post(self, request: Request) -> Response:
-        data = _valid(OrganizationCreateInput, request.data)
-        organization = services.organization_create(user=request.user, **data)
+    def create(self, request: Request) -> Response:
+        organization = services.organization_create(user=request.user, **_valid(self, request.data))
         return envelope(
             "Organization created successfully", organization_data(organization, OWNER), status=201
         )
 
-
-@extend_schema(tags=["organizations"])
-class OrganizationDetailView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"get": MEMBER, "put": ADMIN, "delete": OWNER}
-
-    @extend_schema(operation_id="organizations_get", responses={200: OrganizationEnvelope})
-    def get(self, request: Request, slug: str) -> Response:
-        actor = self.actor(request)
+    @extend_schema(
+        operation_id="organizations_get", parameters=[SLUG], responses={200: OrganizationEnvelope}
+    )
+    def retrieve(self, request: Request, slug: str) -> Response:
+        actor = self.actor()
         if actor.user is not None:
             services.organization_select(user=actor.user, organization=actor.organization)  # type: ignore[arg-type]
         return envelope(
@@ -101,73 +169,70 @@ class OrganizationDetailView(OrgView):
 
     @extend_schema(
         operation_id="organizations_update",
+        parameters=[SLUG],
         request=OrganizationUpdateInput,
         responses={200: OrganizationEnvelope},
     )
-    def put(self, request: Request, slug: str) -> Response:
-        actor = self.actor(request)
-        organization = services.organization_update(
-            actor=actor, **_valid(OrganizationUpdateInput, request.data)
-        )
+    def update(self, request: Request, slug: str) -> Response:
+        actor = self.actor()
+        organization = services.organization_update(actor=actor, **_valid(self, request.data))
         return envelope(
             "Organization updated successfully", organization_data(organization, actor.role)
         )
 
     @extend_schema(
         operation_id="organizations_delete",
+        parameters=[SLUG],
         responses={
             200: OrgMessageEnvelope,
             409: OpenApiResponse(description="The organization still has a live subscription"),
         },
     )
-    def delete(self, request: Request, slug: str) -> Response:
-        services.organization_delete(actor=self.actor(request))
+    def destroy(self, request: Request, slug: str) -> Response:
+        services.organization_delete(actor=self.actor())
         return envelope("Organization deleted", {"message": "Organization deleted"})
 
-
-@extend_schema(tags=["organizations"])
-class LeaveView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"post": MEMBER}
-    api_keys_allowed = False
-
     @extend_schema(
-        operation_id="organizations_leave", request=None, responses={200: OrgMessageEnvelope}
+        operation_id="organizations_leave",
+        parameters=[SLUG],
+        request=None,
+        responses={200: OrgMessageEnvelope},
     )
-    def post(self, request: Request, slug: str) -> Response:
-        services.organization_leave(actor=self.actor(request))
+    @action(detail=True, methods=["post"])
+    def leave(self, request: Request, slug: str) -> Response:
+        services.organization_leave(actor=self.actor())
         return envelope("You left the organization", {"message": "You left the organization"})
-
-
-@extend_schema(tags=["organizations"])
-class TransferOwnershipView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"post": OWNER}
-    api_keys_allowed = False
 
     @extend_schema(
         operation_id="organizations_transfer_ownership",
+        parameters=[SLUG],
         request=TransferInput,
         responses={200: OrganizationEnvelope},
     )
-    def post(self, request: Request, slug: str) -> Response:
-        organization = services.ownership_transfer(
-            actor=self.actor(request), **_valid(TransferInput, request.data)
-        )
+    @action(detail=True, methods=["post"], url_path="transfer-ownership")
+    def transfer_ownership(self, request: Request, slug: str) -> Response:
+        organization = services.ownership_transfer(actor=self.actor(), **_valid(self, request.data))
         return envelope("Ownership transferred", organization_data(organization, ADMIN))
 
 
-@extend_schema(tags=["organizations: members"])
-class MemberListView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"get": MEMBER}
+@extend_schema(tags=["organizations: members"], parameters=[SLUG])
+class MemberViewSet(OrgView):
+    lookup_field = "user_id"
+    lookup_value_converter = "int"
+    action_roles: ClassVar[dict[str, str]] = {
+        "list": MEMBER,
+        "invite": ADMIN,
+        "role": ADMIN,
+        "destroy": ADMIN,
+    }
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return {"invite": InviteInput, "role": OrgRoleInput}[self.action]
 
     @extend_schema(operation_id="organizations_members", responses={200: MemberListEnvelope})
-    def get(self, request: Request, slug: str) -> Response:
-        members = selectors.member_list(organization=self.actor(request).organization)
+    def list(self, request: Request, slug: str) -> Response:
+        members = selectors.member_list(organization=self.actor().organization)
         return envelope("Members retrieved successfully", [member_data(m) for m in members])
-
-
-@extend_schema(tags=["organizations: members"])
-class InviteView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"post": ADMIN}
 
     @extend_schema(
         operation_id="organizations_invite",
@@ -180,94 +245,76 @@ class InviteView(OrgView):
             ),
         },
     )
-    def post(self, request: Request, slug: str) -> Response:
-        invitation = services.invitation_create(
-            actor=self.actor(request), **_valid(InviteInput, request.data)
-        )
+    @action(detail=False, methods=["post"])
+    def invite(self, request: Request, slug: str) -> Response:
+        invitation = services.invitation_create(actor=self.actor(), **_valid(self, request.data))
         return envelope("Invitation sent", invitation_data(invitation), status=201)
-
-
-@extend_schema(tags=["organizations: members"])
-class MemberRoleView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"put": ADMIN}
 
     @extend_schema(
         operation_id="organizations_member_role",
         request=OrgRoleInput,
         responses={200: OrgMessageEnvelope},
     )
-    def put(self, request: Request, slug: str, user_id: int) -> Response:
+    @action(detail=True, methods=["put"])
+    def role(self, request: Request, slug: str, user_id: int) -> Response:
         services.member_role_change(
-            actor=self.actor(request), user_id=user_id, **_valid(OrgRoleInput, request.data)
+            actor=self.actor(), user_id=user_id, **_valid(self, request.data)
         )
         return envelope("Role updated", {"message": "Role updated"})
 
-
-@extend_schema(tags=["organizations: members"])
-class MemberDetailView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"delete": ADMIN}
-
     @extend_schema(operation_id="organizations_member_remove", responses={200: OrgMessageEnvelope})
-    def delete(self, request: Request, slug: str, user_id: int) -> Response:
-        services.member_remove(actor=self.actor(request), user_id=user_id)
+    def destroy(self, request: Request, slug: str, user_id: int) -> Response:
+        services.member_remove(actor=self.actor(), user_id=user_id)
         return envelope("Member removed", {"message": "Member removed"})
 
 
-@extend_schema(tags=["organizations: invitations"])
-class InvitationListView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"get": ADMIN}
+@extend_schema(tags=["organizations: invitations"], parameters=[SLUG])
+class InvitationViewSet(OrgView):
+    lookup_field = "invitation_id"
+    lookup_value_converter = "int"
+    action_roles: ClassVar[dict[str, str]] = {"list": ADMIN, "destroy": ADMIN, "resend": ADMIN}
 
     @extend_schema(
         operation_id="organizations_invitations", responses={200: InvitationListEnvelope}
     )
-    def get(self, request: Request, slug: str) -> Response:
-        invitations = selectors.invitation_list_pending(
-            organization=self.actor(request).organization
-        )
+    def list(self, request: Request, slug: str) -> Response:
+        invitations = selectors.invitation_list_pending(organization=self.actor().organization)
         return envelope(
             "Invitations retrieved successfully", [invitation_data(i) for i in invitations]
         )
 
-
-@extend_schema(tags=["organizations: invitations"])
-class InvitationDetailView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"delete": ADMIN}
-
     @extend_schema(
         operation_id="organizations_invitation_revoke", responses={200: OrgMessageEnvelope}
     )
-    def delete(self, request: Request, slug: str, invitation_id: int) -> Response:
-        services.invitation_revoke(actor=self.actor(request), invitation_id=invitation_id)
+    def destroy(self, request: Request, slug: str, invitation_id: int) -> Response:
+        services.invitation_revoke(actor=self.actor(), invitation_id=invitation_id)
         return envelope("Invitation revoked", {"message": "Invitation revoked"})
-
-
-@extend_schema(tags=["organizations: invitations"])
-class InvitationResendView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"post": ADMIN}
 
     @extend_schema(
         operation_id="organizations_invitation_resend",
         request=None,
         responses={200: InvitationEnvelope},
     )
-    def post(self, request: Request, slug: str, invitation_id: int) -> Response:
-        invitation = services.invitation_resend(
-            actor=self.actor(request), invitation_id=invitation_id
-        )
+    @action(detail=True, methods=["post"])
+    def resend(self, request: Request, slug: str, invitation_id: int) -> Response:
+        invitation = services.invitation_resend(actor=self.actor(), invitation_id=invitation_id)
         return envelope("Invitation sent again", invitation_data(invitation))
 
 
-def _token(request: Request) -> str:
-    token = request.query_params.get("token")
-    if not token:
-        token = _valid(TokenInput, request.data).get("token", "")
-    if not token:
-        raise NotFound("Invitation not found")
-    return token
-
-
 @extend_schema(tags=["organizations: invitations"])
-class InvitationAcceptView(APIView):
+class InvitationTokenViewSet(GenericViewSet):
+    # Answers to an invitation by the token of its link (`?token=` or the body).
+    metadata_class = PlainMetadata
+    serializer_class = TokenInput
+
+    def token(self) -> str:
+        token = self.request.query_params.get("token")
+        if not token:
+            token = _valid(self, self.request.data).get("token", "")
+        if not token:
+            raise NotFound("Invitation not found")
+        return token
+
     @extend_schema(
         operation_id="invitations_accept",
         parameters=[OpenApiParameter("token", str)],
@@ -278,17 +325,11 @@ class InvitationAcceptView(APIView):
             409: OpenApiResponse(description="Already a member of this organization"),
         },
     )
-    def post(self, request: Request) -> Response:
-        organization = services.invitation_accept(token=_token(request), user=request.user)
+    @action(detail=False, methods=["post"])
+    def accept(self, request: Request) -> Response:
+        organization = services.invitation_accept(token=self.token(), user=request.user)
         role = selectors.organization_role(organization=organization, user=request.user)
         return envelope("Invitation accepted", organization_data(organization, role))
-
-
-@extend_schema(tags=["organizations: invitations"])
-class InvitationDeclineView(APIView):
-    """Pub+: anyone holding the link may decline."""
-
-    permission_classes = [AllowAny]
 
     @extend_schema(
         operation_id="invitations_decline",
@@ -296,19 +337,24 @@ class InvitationDeclineView(APIView):
         request=TokenInput,
         responses={200: OrgMessageEnvelope},
     )
-    def post(self, request: Request) -> Response:
-        services.invitation_decline(token=_token(request))
+    @action(detail=False, methods=["post"], permission_classes=[AllowAny])
+    def decline(self, request: Request) -> Response:
+        """Pub+: anyone holding the link may decline."""
+        services.invitation_decline(token=self.token())
         return envelope("Invitation declined", {"message": "Invitation declined"})
 
 
-@extend_schema(tags=["organizations: api keys"])
-class APIKeyListView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"get": ADMIN, "post": ADMIN}
-    api_keys_allowed = False
+@extend_schema(tags=["organizations: api keys"], parameters=[SLUG])
+class APIKeyViewSet(OrgView):
+    lookup_field = "key_id"
+    lookup_value_converter = "int"
+    action_roles: ClassVar[dict[str, str]] = {"list": ADMIN, "create": ADMIN, "destroy": ADMIN}
+    keyless_actions = frozenset(action_roles)
+    serializer_class = APIKeyInput
 
     @extend_schema(operation_id="organizations_api_keys", responses={200: APIKeyListEnvelope})
-    def get(self, request: Request, slug: str) -> Response:
-        keys = selectors.api_key_list(organization=self.actor(request).organization)
+    def list(self, request: Request, slug: str) -> Response:
+        keys = selectors.api_key_list(organization=self.actor().organization)
         return envelope("API keys retrieved successfully", [api_key_data(k) for k in keys])
 
     @extend_schema(
@@ -316,23 +362,15 @@ class APIKeyListView(OrgView):
         request=APIKeyInput,
         responses={201: APIKeyEnvelope},
     )
-    def post(self, request: Request, slug: str) -> Response:
-        key, raw = services.api_key_create(
-            actor=self.actor(request), **_valid(APIKeyInput, request.data)
-        )
+    def create(self, request: Request, slug: str) -> Response:
+        key, raw = services.api_key_create(actor=self.actor(), **_valid(self, request.data))
         return envelope(
             "API key created. Copy it now: it is shown only once.",
             {**api_key_data(key), "key": raw},
             status=201,
         )
 
-
-@extend_schema(tags=["organizations: api keys"])
-class APIKeyDetailView(OrgView):
-    org_roles: ClassVar[dict[str, str]] = {"delete": ADMIN}
-    api_keys_allowed = False
-
     @extend_schema(operation_id="organizations_api_key_revoke", responses={200: OrgMessageEnvelope})
-    def delete(self, request: Request, slug: str, key_id: int) -> Response:
-        services.api_key_revoke(actor=self.actor(request), key_id=key_id)
+    def destroy(self, request: Request, slug: str, key_id: int) -> Response:
+        services.api_key_revoke(actor=self.actor(), key_id=key_id)
         return envelope("API key revoked", {"message": "API key revoked"})

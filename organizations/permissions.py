@@ -3,8 +3,9 @@
 key's — then compare with the route's minimum role.
 
 Outsiders and keys of other orgs get 404 (existence is not revealed); members below the role
-get 403. Views declare `org_roles = {"get": "member", "put": "admin", ...}` and, for routes a
-key may not use (leave, transfer, key management), `api_keys_allowed = False`.
+get 403. Each route of an `organizations.api.OrgView` viewset carries `org_roles` (HTTP method
+→ minimum role, from the viewset's `action_roles`) and `api_keys_allowed` (False for leave,
+transfer and key management).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.auth.serializers import iso
@@ -105,8 +105,11 @@ class APIKeyOutput(serializers.Serializer):
 
 
 def envelope_of(inner: type[serializers.Serializer], name: str, many: bool = False) -> type:
-    """The E shape `{success, message, data}` around a documented object (OpenAPI only)."""
-    return type(
+    """The E shape `{success, message, data}` around a documented object (OpenAPI only).
+
+    Always one object, also around a list (`many=False` tells drf-spectacular so, which would
+    otherwise document the response of a viewset's `list` action as an array)."""
+    envelope = type(
         name,
         (serializers.Serializer,),
         {
@@ -115,6 +118,7 @@ def envelope_of(inner: type[serializers.Serializer], name: str, many: bool = Fal
             "data": inner(many=many),
         },
     )
+    return extend_schema_serializer(many=False)(envelope)
 
 
 class MessageDataOutput(serializers.Serializer):
