@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import Any
 
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from security import system_settings
@@ -101,6 +101,23 @@ class IPBlockInput(serializers.Serializer):
         required=False, allow_null=True, min_value=1, max_value=24 * 3650
     )
 
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The arguments of `services.ip_block_create`: a range sent in `ip_address` (the React
+        client does) is the range; `expires_in_hours` becomes `expires_at`."""
+        address, cidr = attrs.get("ip_address") or "", attrs.get("ip_range") or ""
+        if "/" in address and not cidr:
+            address, cidr = "", address
+        expires_at = attrs.get("expires_at")
+        if expires_at is None and attrs.get("expires_in_hours"):
+            expires_at = timezone.now() + timedelta(hours=attrs["expires_in_hours"])
+        return {
+            "ip_address": address,
+            "ip_range": cidr,
+            "reason": attrs.get("reason", ""),
+            "block_type": attrs.get("block_type") or "manual",
+            "expires_at": expires_at,
+        }
+
 
 class AuditLogOutput(serializers.ModelSerializer):
     user_id = serializers.IntegerField(source="actor_id", allow_null=True)
@@ -183,6 +200,7 @@ class AuditLogFilters(serializers.Serializer):
             raise serializers.ValidationError("Datetime value out of range") from None
 
 
+@extend_schema_serializer(many=False)  # one page object, although a viewset's `list` answers it
 class PaginatedAuditLogs(serializers.Serializer):
     logs = AuditLogOutput(many=True)
     count = serializers.IntegerField()

@@ -1,4 +1,5 @@
-"""Writes of the security app: audit entries, system settings, IP blocks, idempotency keys."""
+"""Writes of the security app: audit entries, system settings, the test email, IP blocks,
+idempotency keys."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.core.mail import EmailMessage
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -15,6 +17,7 @@ from config import realtime
 from config.context import client_ip_var, current_request_id, impersonator_id_var, user_agent_var
 from config.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from config.logging import redact
+from config.mail import from_address, mail_connection
 from config.net import parse_ip
 from security import blocklist, system_settings
 from security.models import AuditLog, BlockType, IPBlock, SystemSetting
@@ -122,6 +125,31 @@ def system_setting_update(*, key: str, value: Any, actor: Any) -> dict[str, Any]
     defn = system_settings.definition(key)
     system_settings.coerce(defn, value)  # report errors against the field `value`
     return system_settings_update(values={key: value}, actor=actor)
+
+
+def email_test_send(*, actor: Any, recipient: str | None = None) -> str:
+    """Send a test email through the configured transport (to the caller by default); audited.
+    Any transport error is a 400 carrying its text: it is the operator's answer."""
+    recipient = recipient or actor.email
+    site_name = system_settings.get_setting("site_name")
+    message = EmailMessage(
+        subject=f"{site_name}: test email",
+        body="This is a test email from Keel. Your email settings work.",
+        from_email=from_address(),
+        to=[recipient],
+        connection=mail_connection(),
+    )
+    try:
+        message.send()
+    except Exception as exc:
+        raise BadRequest(f"Could not send the test email: {exc}") from exc
+    audit_record(
+        actor=actor,
+        action="email_test",
+        target_type="system_setting",
+        metadata={"recipient": recipient},
+    )
+    return recipient
 
 
 def system_settings_seed() -> int:

@@ -1,27 +1,17 @@
+"""Admin API routes of the security app (contract §11): each resource's viewset on one router
+(no trailing slash; `path()` converters, as in the rest of the URLconf)."""
+
 from __future__ import annotations
 
-from django.urls import path
+from rest_framework.routers import SimpleRouter
 
 from security import api
 
-urlpatterns = [
-    path("admin/settings", api.SettingListView.as_view(), name="admin-settings"),
-    path("admin/settings/email", api.EmailSettingsView.as_view(), name="admin-settings-email"),
-    path(
-        "admin/settings/email/test", api.EmailTestView.as_view(), name="admin-settings-email-test"
-    ),
-    path(
-        "admin/settings/security",
-        api.SecuritySettingsView.as_view(),
-        name="admin-settings-security",
-    ),
-    path("admin/settings/site", api.SiteSettingsView.as_view(), name="admin-settings-site"),
-    path(
-        "admin/settings/<str:name>", api.SettingDetailView.as_view(), name="admin-settings-detail"
-    ),
-    path("admin/ip-blocklist", api.IPBlockListView.as_view(), name="admin-ip-blocklist"),
-    path(
-        "admin/ip-blocklist/<int:block_id>", api.IPBlockDetailView.as_view(), name="admin-ip-block"
-    ),
-    path("admin/audit-logs", api.AuditLogListView.as_view(), name="admin-audit-logs"),
-]
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+# The typed routes (email, email/test, security, site) are list-level actions: the router puts
+# them before `admin/settings/<str:name>`.
+router.register("admin/settings", api.SettingViewSet, basename="admin-settings")
+router.register("admin/ip-blocklist", api.IPBlockViewSet, basename="admin-ip-block")
+router.register("admin/audit-logs", api.AuditLogViewSet, basename="admin-audit-log")
+
+urlpatterns = router.urls
