@@ -42,6 +42,9 @@ HEALTH_STATUSES = {
     "503": "The database is unavailable",
 }
 WRITE_METHODS = ("post", "put", "patch")
+# The edge refuses NUL in any text (config/input_guard.py); lone surrogates cannot be written
+# in a pattern, and JSON Schema generators do not produce them.
+NO_NUL = "^[^\\x00]*$"
 JSON = "application/json"
 
 IDEMPOTENCY_KEY = {
@@ -129,10 +132,12 @@ def add_error_envelope(result: dict[str, Any], generator: Any, **kwargs: Any) ->
                     _bounded_id(parameter.get("schema", {}), minimum=1)
                 elif parameter.get("in") == "query":
                     _bounded_id(parameter.get("schema", {}), minimum=-INT64_MAX - 1)
+                    _no_nul(parameter.get("schema", {}))
     for name, schema in schemas.items():
         if name.endswith("Request"):
             for prop in schema.get("properties", {}).values():
                 _bounded_id(prop, minimum=-INT64_MAX - 1)
+                _no_nul(prop)
     return result
 
 
@@ -143,6 +148,12 @@ def _json_only(body: dict[str, Any]) -> None:
     content = body.get("content", {})
     if JSON in content:
         body["content"] = {JSON: content[JSON]}
+
+
+def _no_nul(schema: dict[str, Any]) -> None:
+    """Free text (no pattern, enum or format of its own) documents that NUL is refused."""
+    if schema.get("type") == "string" and not ({"pattern", "enum", "format"} & set(schema)):
+        schema["pattern"] = NO_NUL
 
 
 def _bounded_id(schema: dict[str, Any], *, minimum: int) -> None:
