@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from accounts.core.avatars import avatar_url
+from accounts.core.validators import NewPasswordField
 from accounts.models import LoginHistory, Role, User, UserSession
 
 
@@ -69,7 +70,7 @@ def iso(value: datetime | None) -> str | None:
 class RegisterInput(serializers.Serializer):
     name = serializers.CharField(max_length=255, trim_whitespace=True)
     email = serializers.EmailField(max_length=255)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    password = NewPasswordField()
 
 
 class LoginInput(serializers.Serializer):
@@ -187,7 +188,7 @@ class OptionalEmailInput(serializers.Serializer):
 
 class ResetConfirmInput(serializers.Serializer):
     token = serializers.CharField(max_length=200)
-    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    password = NewPasswordField()
 
 
 class CodeInput(serializers.Serializer):

@@ -6,6 +6,8 @@ import re
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
 
 from config.errors import ValidationFailed
 
@@ -31,6 +33,23 @@ def password_problems(password: str) -> list[str]:
     if get_setting("password_require_special") and not re.search(r"[^A-Za-z0-9]", password):
         problems.append("Password must contain at least one special character")
     return problems
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "maxLength": MAX_LENGTH,
+        "description": "Checked against the password policy of the security settings (default: "
+        f"8 to {MAX_LENGTH} characters with an upper-case letter, a lower-case letter and a "
+        "digit); a refusal is a 400 naming each rule broken.",
+    }
+)
+class NewPasswordField(serializers.CharField):
+    """A password being set (register, reset, change): the policy itself is checked by the
+    service, with the contract's messages; the schema documents it."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=1024, trim_whitespace=False, **kwargs)
 
 
 class PasswordPolicyValidator:

@@ -7,6 +7,7 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from accounts.core.validators import NewPasswordField
 from accounts.models import DateFormat, Language, Theme, TimeFormat, UserPreferences
 
 NOTIFICATION_KEYS = ("marketing", "security", "updates", "weekly_digest")
@@ -70,7 +71,7 @@ class PasswordChangeInput(serializers.Serializer):
     current_password = serializers.CharField(
         max_length=1024, required=False, allow_blank=True, trim_whitespace=False
     )
-    new_password = serializers.CharField(max_length=1024, trim_whitespace=False)
+    new_password = NewPasswordField()
     confirm_password = serializers.CharField(
         max_length=1024, required=False, allow_null=True, trim_whitespace=False
     )
