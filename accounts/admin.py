@@ -12,6 +12,10 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from accounts.auth.services import password_set
+from accounts.auth.sessions import session_revoke
+from accounts.auth.two_factor import two_factor_reset
+from accounts.core.validators import password_problems
 from accounts.models import (
     STAFF_ROLES,
     BackupCode,
@@ -26,6 +30,7 @@ from accounts.models import (
     UserSession,
 )
 from accounts.profile.services import PROFILE_FIELDS
+from accounts.staff import services as staff
 from config.errors import DomainError
 from security.admin import block_ip_addresses
 
@@ -64,14 +69,12 @@ class KeelPasswordChangeForm(AdminPasswordChangeForm):
         return password
 
     def save(self, commit: bool = True) -> User:
-        from accounts.auth.services import password_set
 
         password_set(user=self.user, password=self.cleaned_data["password1"])
         return self.user
 
 
 def _check_policy(password: str) -> None:
-    from accounts.core.validators import password_problems
 
     problems = password_problems(password)
     if problems:
@@ -349,7 +352,6 @@ class UserAdmin(DjangoUserAdmin):
     # --- saving through the services ----------------------------------------------------------
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
-        from accounts.staff import services as staff
 
         data = form.cleaned_data
         try:
@@ -390,7 +392,6 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Deactivate (sign out everywhere)", permissions=["change"])
     def deactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts.staff import services as staff
 
         self._each(
             request,
@@ -401,7 +402,6 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Reactivate", permissions=["change"])
     def reactivate_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts.staff import services as staff
 
         self._each(
             request,
@@ -412,7 +412,6 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Unlock (clear sign-in and 2FA lockouts)", permissions=["change"])
     def unlock_users(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts.staff import services as staff
 
         self._each(
             request,
@@ -423,7 +422,6 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Resend the verification email", permissions=["change"])
     def resend_verification(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts.staff import services as staff
 
         self._each(
             request,
@@ -434,7 +432,6 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Sign out everywhere (revoke all sessions)", permissions=["change"])
     def sign_out_everywhere(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts.staff import services as staff
 
         self._each(
             request,
@@ -445,7 +442,6 @@ class UserAdmin(DjangoUserAdmin):
 
     @admin.action(description="Block the last sign-in IP address", permissions=["change"])
     def block_last_ip(self, request: HttpRequest, queryset: QuerySet[User]) -> None:
-        from accounts.staff import services as staff
 
         caller_ip = getattr(request, "client_ip", None)
         self._each(
@@ -485,7 +481,6 @@ class UserSessionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Revoke the selected sessions")
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[UserSession]) -> None:
-        from accounts.auth.sessions import session_revoke
 
         for session in queryset.filter(revoked_at__isnull=True):
             session_revoke(user=session.user, session_id=session.pk, actor=request.user)
@@ -560,7 +555,6 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
 
     @admin.action(description="Reset two-factor authentication (user must enrol again)")
     def reset_two_factor(self, request: HttpRequest, queryset: QuerySet[TOTPDevice]) -> None:
-        from accounts.auth.two_factor import two_factor_reset
 
         users = [d.user for d in queryset.select_related("user")]
         for user in users:

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.cache import cache
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -57,6 +58,15 @@ class UserManager(BaseUserManager["User"]):
         extra.setdefault("role", Role.SUPER_ADMIN)
         extra.setdefault("email_verified", True)
         return self.create_user(email, password, **extra)
+
+
+def user_cache_key(user_id: int) -> str:
+    """The key of a user in the short per-request cache (`accounts.core.selectors`)."""
+    return f"accounts:user:{user_id}"
+
+
+def user_cache_clear(user_id: int) -> None:
+    cache.delete(user_cache_key(user_id))
 
 
 class User(AbstractBaseUser, PermissionsMixin):
@@ -133,8 +143,6 @@ class User(AbstractBaseUser, PermissionsMixin):
             kwargs["update_fields"] = {*update_fields, "is_staff", "is_superuser"}
         super().save(*args, **kwargs)
         if self.pk:  # token authentication reads users through a short cache
-            from accounts.core.selectors import user_cache_clear
-
             user_cache_clear(self.pk)
 
     @property

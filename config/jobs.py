@@ -97,6 +97,17 @@ def task(retries: int = 3, name: str | None = None) -> Callable[[Callable[..., A
     return decorator
 
 
+def enqueue(name: str, **kwargs: Any) -> None:
+    """Queue a registered job by its name, after the transaction commits: for a service whose
+    job calls back into it (the job's module imports the service's, so the service cannot
+    import the job's)."""
+    autodiscover()
+    if name not in TASKS:
+        raise LookupError(f"no job named {name!r}")
+    request_id = current_request_id()
+    transaction.on_commit(lambda: _submit(name, kwargs, 1, request_id))
+
+
 def periodic(
     name: str, *, minutes: int | None = None, hourly: bool = False, daily_at: time | None = None
 ) -> Callable[[Callable[P, R]], Callable[P, R]]:

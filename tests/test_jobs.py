@@ -359,3 +359,27 @@ def test_the_jobs_component_degrades_once_the_heartbeat_is_older_than_120_s(age,
     WorkerHeartbeat.objects.create(name="host:1", pid=1, beat_at=beat_at)
     with time_machine.travel(beat_at + timedelta(seconds=age), tick=False):
         assert health.check_jobs().status == status
+
+
+def test_jobs_of_sub_packages_are_discovered():
+    jobs.autodiscover()
+    assert jobs.TASKS["generate_data_export"].path == (
+        "accounts.privacy.tasks.generate_data_export"
+    )
+    assert jobs.TASKS["send_verification_email"].path.startswith("accounts.core.tasks.")
+    assert SCHEDULES["purge_deleted_accounts"].path.startswith("accounts.privacy.tasks.")
+
+
+def test_a_job_can_be_queued_by_name_after_commit(
+    db, monkeypatch, django_capture_on_commit_callbacks
+):
+    submitted = []
+    monkeypatch.setattr(
+        jobs, "_submit", lambda name, kwargs, attempt, rid: submitted.append((name, kwargs))
+    )
+    with pytest.raises(LookupError):
+        jobs.enqueue("no_such_job")
+    with django_capture_on_commit_callbacks(execute=True):
+        jobs.enqueue("generate_data_export", export_id=7)
+        assert submitted == []  # only once the transaction commits
+    assert submitted == [("generate_data_export", {"export_id": 7})]

@@ -19,7 +19,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 
-from accounts.auth import oauth, services, sessions
+from accounts.auth import oauth, services, sessions, verification
 from accounts.auth.cookies import set_auth_cookies
 from accounts.models import AuthMethod, User
 from config import routes
@@ -123,7 +123,6 @@ class AccountAdapter(DefaultAccountAdapter):
         self, request: HttpRequest, emailconfirmation: Any, signup: bool
     ) -> None:
         """allauth's own confirmation emails are replaced by Keel's (accounts.auth.verification)."""
-        from accounts.auth import verification
 
         user = emailconfirmation.email_address.user
         if not user.email_verified:

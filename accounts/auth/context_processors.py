@@ -7,6 +7,8 @@ from typing import Any
 from django.http import HttpRequest
 
 from accounts.auth.authentication import ACCESS_COOKIE
+from accounts.core.selectors import user_get_cached
+from accounts.core.tokens import decode_access_token
 
 
 def impersonation(request: HttpRequest) -> dict[str, Any]:
@@ -14,8 +16,6 @@ def impersonation(request: HttpRequest) -> dict[str, Any]:
     token is an impersonation token (contract §13.8), for the banner in `base.html`. Uses the
     claims JWTAuthentication verified for this request, else verifies the `auth_token` cookie
     (signature, expiry, blacklist): a stopped or expired impersonation shows no banner."""
-    from accounts.core.selectors import user_get_cached
-    from accounts.core.tokens import decode_access_token
     from config.errors import DomainError
 
     claims = getattr(request, "keel_token_claims", None)

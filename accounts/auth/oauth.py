@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from accounts.auth import services
 from accounts.models import User
 from config import realtime, routes
 from config.errors import BadRequest, NotFound
@@ -198,7 +199,6 @@ def oauth_user_create(
 ) -> User:
     """A new account from a provider identity: no password; the address is verified when the
     provider vouched for it (an address typed on allauth's sign-up form is not)."""
-    from accounts.auth import services
 
     extra = sociallogin.account.extra_data or {}
     email = typed_email or (sociallogin.user.email if sociallogin.user else "")

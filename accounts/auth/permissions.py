@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from accounts.auth.two_factor import two_factor_enabled
 from config.permissions import IsStaff, IsSuperAdmin, StaffRefusal
 
 __all__ = ["ADMIN_2FA_MESSAGE", "IsStaff", "IsSuperAdmin", "two_factor_required"]
@@ -16,7 +17,6 @@ ADMIN_2FA_MESSAGE = "Two-factor authentication must be enabled for admin access"
 
 def two_factor_required(user: Any) -> StaffRefusal | None:
     """A refusal when staff must enrol in 2FA before using staff tools."""
-    from accounts.auth.two_factor import two_factor_enabled
     from security.system_settings import get_setting
 
     if user.is_staff and get_setting("require_2fa_for_admins") and not two_factor_enabled(user):

@@ -5,13 +5,13 @@ and publishes where the contract says."""
 from __future__ import annotations
 
 from datetime import timedelta
-from importlib import import_module
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.auth import two_factor, verification
 from accounts.auth.sessions import (
     AccountInactive,
     RequestMeta,
@@ -21,6 +21,7 @@ from accounts.auth.sessions import (
     session_create,
     sessions_revoke_all,
 )
+from accounts.core import tasks
 from accounts.core.devices import parse_device
 from accounts.core.lockout import AccountLocked, locked_error
 from accounts.core.tokens import blacklist, peek_claims
@@ -33,7 +34,7 @@ from accounts.models import (
     User,
     UserSession,
 )
-from config import metrics
+from config import metrics, realtime
 from config.errors import (
     Conflict,
     Forbidden,
@@ -93,8 +94,6 @@ def user_create(
             )
             audit_record(actor=actor or user, action=action, target_type="user", target_id=user.pk)
             if not email_verified and settings.EMAIL_VERIFICATION != "none":
-                from accounts.auth import verification
-
                 verification.email_verification_send(user=user)
     except IntegrityError:  # a concurrent registration won the race
         raise Conflict("An account with this email already exists", field="email") from None
@@ -139,7 +138,6 @@ def credentials_check(*, email: str, password: str, meta: RequestMeta) -> User:
         )
         if locked:
             audit_record(actor=user, action="account_locked", target_type="user", target_id=user.pk)
-            from accounts.core import tasks
 
             tasks.send_account_locked_email.enqueue(user_id=user.pk, ip_address=meta.ip or "")
         raise Unauthorized(INVALID_CREDENTIALS)
@@ -158,7 +156,6 @@ def credentials_check(*, email: str, password: str, meta: RequestMeta) -> User:
 def second_factor_check(*, user: User, otp_code: str | None, meta: RequestMeta) -> str:
     """Step 5 (contract §2.1): the TOTP or backup code of a user with 2FA. Returns the sign-in
     method to record (`password` without 2FA, `2fa` with it)."""
-    from accounts.auth import two_factor
 
     if not two_factor.two_factor_enabled(user):
         return AuthMethod.PASSWORD
@@ -246,12 +243,8 @@ def sign_in_complete(
             audit_record(
                 actor=user, action="deletion_cancelled", target_type="user", target_id=user.pk
             )
-            import_module("accounts.privacy.services").account_deletion_cancelled_notify(
-                user_id=user.pk
-            )
+            account_deletion_cancelled_notify(user_id=user.pk)
         if alert and not known_device and not first_sign_in:
-            from accounts.core import tasks
-
             tasks.send_login_alert_email.enqueue(user_id=user.pk, history_id=history.pk)
     return sign_in
 
@@ -303,7 +296,6 @@ def password_set(
 ) -> None:
     """Change a signed-in user's password (policy applies): every other session is signed out,
     the change is audited and `password_changed` is emailed."""
-    from accounts.core import tasks
 
     validate_password(password)
     with transaction.atomic():
@@ -352,3 +344,22 @@ def auth_logout(*, access_token: str | None, refresh_token: str | None) -> None:
             user = User.objects.filter(pk=claims.get("user_id")).first()
         if user is not None:
             audit_record(actor=user, action="logout", target_type="user", target_id=user.pk)
+
+
+def account_deletion_cancelled_notify(*, user_id: int) -> None:
+    """Tell the user a scheduled deletion was cancelled (a `notification` event and the
+    `account_deletion_cancelled` email). Also called when a sign-in cancels it."""
+
+    realtime.publish_to_user(
+        user_id,
+        "notification",
+        {
+            "id": f"account_deletion_cancelled:{user_id}:{int(timezone.now().timestamp())}",
+            "title": "Account deletion cancelled",
+            "message": "Your account will not be deleted.",
+            "type": "info",
+            "timestamp": timezone.now().isoformat().replace("+00:00", "Z"),
+            "data": {"category": "security", "link": "/settings/privacy/"},
+        },
+    )
+    tasks.send_account_deletion_email.enqueue(user_id=user_id, kind="cancelled")

@@ -8,13 +8,14 @@ from typing import Any
 from allauth.account.stages import LoginStage
 from allauth.core.internal.httpkit import headed_redirect_response
 
+from accounts.auth.two_factor import two_factor_enabled
+
 
 class TwoFactorStage(LoginStage):
     key = "keel_2fa"
     urlname = "account_two_factor"
 
     def handle(self) -> tuple[Any, bool]:
-        from accounts.auth.two_factor import two_factor_enabled
 
         user = self.login.user
         if user is None or not two_factor_enabled(user):

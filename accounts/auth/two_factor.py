@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.core import tasks
 from accounts.core.lockout import locked_error
 from accounts.models import BackupCode, TOTPDevice, User
 from config import realtime
@@ -227,7 +228,6 @@ def totp_setup_pending(*, user: User) -> TOTPSetup | None:
 def _notify(user: User, *, action: str, template: str, ip: str) -> None:
     audit_record(actor=user, action=action, target_type="user", target_id=user.pk)
     realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})
-    from accounts.core import tasks
 
     tasks.send_security_email.enqueue(user_id=user.pk, template=template, ip_address=ip)
 
@@ -286,7 +286,6 @@ def two_factor_reset(*, user: User, actor: User) -> None:
         user.save(update_fields=["two_factor_enabled", "updated_at"])
         audit_record(actor=actor, action="two_factor_reset", target_type="user", target_id=user.pk)
         realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})
-        from accounts.core import tasks
 
         tasks.send_security_email.enqueue(
             user_id=user.pk, template="two_factor_disabled", ip_address=""

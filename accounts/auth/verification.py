@@ -13,7 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.auth import sessions
-from accounts.core import validators
+from accounts.core import tasks, validators
 from accounts.models import User
 from config import realtime
 from config.errors import BadRequest, TokenExpired, TokenInvalid
@@ -37,7 +37,6 @@ class LinkTokenExpired(TokenExpired):
 def email_verification_send(*, user: User, change: bool = False) -> bool:
     """Queue a verification email (at most one a minute per account). Returns False when
     throttled. Raises 400 if the address is already verified."""
-    from accounts.core import tasks
 
     if user.email_verified:
         raise BadRequest("Email is already verified")
@@ -115,7 +114,6 @@ def _sync_allauth_address(user: User) -> None:
 
 def password_reset_request(*, email: str, ip: str = "") -> None:
     """Queue a reset link for an active account with that address; silent otherwise."""
-    from accounts.core import tasks
 
     user = (
         User.objects.alive()
@@ -148,7 +146,6 @@ def password_reset_user(*, token: str) -> User:
 def password_reset_confirm(*, token: str, password: str, ip: str = "") -> User:
     """Set a new password from a reset link: single use; clears the lockout, revokes every
     session and emails `password_changed`."""
-    from accounts.core import tasks
 
     user = password_reset_user(token=token)
     validators.validate_password(password)

@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from accounts.models import LoginHistory, User, UserSession
+from accounts.models import LoginHistory, User, UserSession, user_cache_key
 
 if TYPE_CHECKING:
     from security.models import AuditLog
@@ -16,23 +16,15 @@ if TYPE_CHECKING:
 USER_CACHE_TTL = 60
 
 
-def _user_cache_key(user_id: int) -> str:
-    return f"accounts:user:{user_id}"
-
-
 def user_get_cached(user_id: int) -> User | None:
     """The user behind a token, reloaded per request from a short cache that every change to
     the user clears (User.save / user_cache_clear)."""
-    user = cache.get(_user_cache_key(user_id))
+    user = cache.get(user_cache_key(user_id))
     if user is None:
         user = User.objects.filter(pk=user_id).first()
         if user is not None:
-            cache.set(_user_cache_key(user_id), user, timeout=USER_CACHE_TTL)
+            cache.set(user_cache_key(user_id), user, timeout=USER_CACHE_TTL)
     return user
-
-
-def user_cache_clear(user_id: int) -> None:
-    cache.delete(_user_cache_key(user_id))
 
 
 def session_list_active(*, user: User) -> QuerySet[UserSession]:

@@ -1,8 +1,11 @@
-"""Scheduled jobs of the accounts app (contract §14)."""
+"""Jobs of accounts' core (contract §14): every account email (verification, reset, lockout,
+password and 2FA changes, sign-in alerts, email change, data export ready, deletion) and the
+hourly cleanups of sessions and blacklisted tokens."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -10,7 +13,14 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.core.links import email_verification_token_issue, password_reset_token_issue
-from accounts.models import LoginHistory, TokenBlacklist, User, UserSession
+from accounts.models import (
+    DataExport,
+    ExportStatus,
+    LoginHistory,
+    TokenBlacklist,
+    User,
+    UserSession,
+)
 from config.emails import email_send
 from config.jobs import periodic, task
 from security.system_settings import get_setting
@@ -178,3 +188,66 @@ def send_email_changed_notice(*, user_id: int, old_email: str, new_email: str) -
             "reset_url": _url("/accounts/password/reset/"),
         },
     )
+
+
+DELETION_EMAILS = {
+    "requested": "account_deletion_requested",
+    "cancelled": "account_deletion_cancelled",
+    "reminder": "account_deletion_reminder",
+    "deleted": "account_deleted",
+}
+
+
+@task(retries=EMAIL_RETRIES)
+def send_data_export_ready_email(*, export_id: int) -> None:
+    """`data_export_ready`: the export can be downloaded from Settings → Privacy."""
+    export = (
+        DataExport.objects.select_related("user")
+        .filter(pk=export_id, status=ExportStatus.COMPLETED, user__deleted_at__isnull=True)
+        .first()
+    )
+    if export is None:
+        return
+    email_send(
+        to=export.user.email,
+        template="data_export_ready",
+        context={
+            "user": export.user,
+            "download_url": _url("/settings/privacy/"),
+            "expires_at": export.expires_at,
+            "file_size": export.file_size or 0,
+        },
+    )
+
+
+@task(retries=EMAIL_RETRIES)
+def send_account_deletion_email(
+    *, kind: str, user_id: int | None = None, email: str = "", name: str = ""
+) -> None:
+    """The deletion emails: `requested`, `cancelled`, `reminder` (to a live user by id) and
+    `deleted` (to the address captured before the purge, as the user no longer exists)."""
+    if kind not in DELETION_EMAILS:
+        raise ValueError(f"unknown account deletion email {kind!r}")
+    privacy_url = _url("/settings/privacy/")
+    context: dict[str, Any]
+    if kind == "deleted":
+        if not email:
+            raise ValueError("the `deleted` email needs the captured address")
+        context = {"user": {"name": name, "email": email}, "deleted_at": timezone.now()}
+        email_send(to=email, template=DELETION_EMAILS[kind], context=context)
+        return
+    user = User.objects.alive().filter(pk=user_id).first()
+    if user is None:
+        return
+    if kind in ("requested", "reminder") and user.deletion_scheduled_at is None:
+        return  # cancelled meanwhile: nothing to announce
+    if kind == "cancelled" and user.deletion_scheduled_at is not None:
+        return  # requested again meanwhile
+    context = {
+        "user": user,
+        "scheduled_for": user.deletion_scheduled_at,
+        "reason": user.deletion_reason,
+        "privacy_url": privacy_url,
+        "reset_url": _url("/accounts/password/reset/"),
+    }
+    email_send(to=user.email, template=DELETION_EMAILS[kind], context=context)

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import DatabaseError
 from django.utils import timezone
 
+from accounts.models import TokenBlacklist
 from config.errors import ServiceUnavailable, TokenExpired, TokenInvalid
 from config.stamps import VersionStamp
 from security.crypto import token_hash
@@ -113,8 +114,6 @@ def _revoked_hashes() -> frozenset[str] | None:
         return None
     copy = _revoked
     if copy.version != version or time.monotonic() - copy.loaded_at > LOCAL_TTL:
-        from accounts.models import TokenBlacklist
-
         hashes = TokenBlacklist.objects.filter(expires_at__gt=timezone.now()).values_list(
             "token_hash", flat=True
         )
@@ -125,7 +124,6 @@ def _revoked_hashes() -> frozenset[str] | None:
 def is_blacklisted(token: str) -> bool:
     """Whether the token was revoked (logout, password reset). Answered from the process's copy
     of the blacklist; a database error fails closed (503) unless TOKEN_BLACKLIST_FAIL_MODE=open."""
-    from accounts.models import TokenBlacklist
 
     digest = token_hash(token)
     try:
@@ -147,7 +145,6 @@ def reset_local() -> None:
 
 def blacklist(token: str, *, reason: str, user_id: int | None = None) -> None:
     """Refuse this access token from now until it expires (database + cache)."""
-    from accounts.models import TokenBlacklist
 
     claims = peek_claims(token)
     if claims is None:

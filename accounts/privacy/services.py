@@ -36,6 +36,9 @@ from django.utils import timezone
 
 from accounts import lifecycle
 from accounts.auth import sessions
+from accounts.auth.oauth import account_email, oauth_accounts
+from accounts.auth.services import account_deletion_cancelled_notify
+from accounts.core import tasks
 from accounts.core.avatars import avatar_url
 from accounts.core.roles import last_super_admin_guard, super_admins_lock
 from accounts.models import (
@@ -46,8 +49,10 @@ from accounts.models import (
     TOTPDevice,
     User,
     UserSession,
+    user_cache_clear,
 )
-from config import realtime
+from accounts.profile.services import preferences_get
+from config import jobs, realtime
 from config.errors import Conflict, NotFound, RateLimited, ValidationFailed
 from security.services import audit_record
 
@@ -99,7 +104,6 @@ def _report(progress: ProgressCallback | None, percent: int) -> None:
 def data_export_request(*, user: User) -> DataExport:
     """Queue a new export. 409 CONFLICT while one is pending or processing; 429 RATE_LIMITED
     (with `retry_after`) within 24 h of the previous request (failed ones do not count)."""
-    from accounts.privacy import tasks as privacy_tasks
 
     now = timezone.now()
     with transaction.atomic():
@@ -126,7 +130,7 @@ def data_export_request(*, user: User) -> DataExport:
         audit_record(
             actor=user, action="data_export_request", target_type="data_export", target_id=export.pk
         )
-        privacy_tasks.generate_data_export.enqueue(export_id=export.pk)
+        jobs.enqueue("generate_data_export", export_id=export.pk)  # the job calls back here
     return export
 
 
@@ -211,7 +215,6 @@ def _profile(user: User) -> dict[str, Any]:
 
 
 def _preferences(user: User) -> dict[str, Any]:
-    from accounts.profile.services import preferences_get
 
     prefs = preferences_get(user=user)
     return {
@@ -283,7 +286,6 @@ def _two_factor(user: User) -> dict[str, Any]:
 
 
 def _connected_accounts(user: User) -> list[dict[str, Any]]:
-    from accounts.auth.oauth import account_email, oauth_accounts
 
     return [
         {
@@ -452,7 +454,6 @@ def data_export_generate(*, export_id: int) -> DataExport | None:
     — e.g. left by a killed worker — starts over with a new file name (the previous run's
     file is deleted). Only the newest run (by `started_at`) may complete the row. A failure
     puts it back to pending for the retry, or marks it failed after the last attempt."""
-    from accounts.privacy import tasks as privacy_tasks
 
     with transaction.atomic():
         export = (
@@ -550,7 +551,7 @@ def data_export_generate(*, export_id: int) -> DataExport | None:
                 "data": {"category": "privacy", "link": "/settings/privacy/"},
             },
         )
-        privacy_tasks.send_data_export_ready_email.enqueue(export_id=current.pk)
+        tasks.send_data_export_ready_email.enqueue(export_id=current.pk)
     return current
 
 
@@ -663,7 +664,6 @@ def account_deletion_request(
     password"; 409 if the purge could not delete an organization the user is alone in because
     it still has a subscription); a repeat returns the existing request. Audits, notifies,
     emails."""
-    from accounts.privacy import tasks as privacy_tasks
 
     _deletion_confirm(user, password, confirmation)
     if reason and "\x00" in reason:
@@ -711,7 +711,7 @@ def account_deletion_request(
             },
         )
         realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})
-        privacy_tasks.send_account_deletion_email.enqueue(user_id=user.pk, kind="requested")
+        tasks.send_account_deletion_email.enqueue(user_id=user.pk, kind="requested")
     return account_deletion_status(user=user)
 
 
@@ -736,26 +736,6 @@ def account_deletion_cancel(*, user: User) -> bool:
         realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})
         account_deletion_cancelled_notify(user_id=user.pk)
     return True
-
-
-def account_deletion_cancelled_notify(*, user_id: int) -> None:
-    """Tell the user a scheduled deletion was cancelled (a `notification` event and the
-    `account_deletion_cancelled` email). Also called when a sign-in cancels it."""
-    from accounts.privacy import tasks as privacy_tasks
-
-    realtime.publish_to_user(
-        user_id,
-        "notification",
-        {
-            "id": f"account_deletion_cancelled:{user_id}:{int(timezone.now().timestamp())}",
-            "title": "Account deletion cancelled",
-            "message": "Your account will not be deleted.",
-            "type": "info",
-            "timestamp": _iso(timezone.now()),
-            "data": {"category": "security", "link": "/settings/privacy/"},
-        },
-    )
-    privacy_tasks.send_account_deletion_email.enqueue(user_id=user_id, kind="cancelled")
 
 
 def deletion_due_list(*, now: datetime | None = None) -> QuerySet[User]:
@@ -805,8 +785,6 @@ def account_purge(*, user: User) -> PurgeResult | None:
     The other domains do their part through accounts.lifecycle (organizations: hand over each
     sole-owner organization). Raises (nothing changed) if one of them cannot (e.g. an
     organization with a live subscription)."""
-    from accounts.core.selectors import user_cache_clear
-    from accounts.privacy import tasks as privacy_tasks
 
     with transaction.atomic():
         super_admins = super_admins_lock()
@@ -837,7 +815,7 @@ def account_purge(*, user: User) -> PurgeResult | None:
             if step.after_delete is not None:
                 step.after_delete()
         realtime.close_user_sockets(user_id)
-        privacy_tasks.send_account_deletion_email.enqueue(kind="deleted", email=email, name=name)
+        tasks.send_account_deletion_email.enqueue(kind="deleted", email=email, name=name)
 
         def after_commit() -> None:
             user_cache_clear(user_id)

@@ -15,7 +15,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from accounts.core import validators
+from accounts.auth import services, verification
+from accounts.core import tasks, validators
 from accounts.core.avatars import avatar_url
 from accounts.models import User, UserPreferences, default_email_notifications
 from config import realtime
@@ -54,8 +55,6 @@ def social_links_parse(value: Any) -> dict[str, str]:
 def user_profile_update(*, user: User, data: dict[str, Any], actor: User | None = None) -> User:
     """Update name, email, bio, location, social links. A new email is stored unverified; a
     verification link goes to it and a notice to the old address (contract §3.3)."""
-    from accounts.auth import verification
-    from accounts.core import tasks
 
     actor = actor or user
     changes: dict[str, Any] = {}
@@ -226,7 +225,6 @@ def password_change(
 ) -> None:
     """`PUT /users/me/password`: the current password (unless the account has none), the same
     policy as sign-up; other sessions are signed out and `password_changed` is emailed."""
-    from accounts.auth import services
 
     if user.has_usable_password() and not user.check_password(current_password or ""):
         raise ValidationFailed.for_field(

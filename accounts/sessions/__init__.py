@@ -6,6 +6,8 @@ sign-in); these engines move the binding to the new key."""
 
 from __future__ import annotations
 
+from accounts.models import UserSession
+
 
 class BoundSessionMixin:
     session_key: str | None
@@ -15,8 +17,6 @@ class BoundSessionMixin:
         super().cycle_key()  # type: ignore[misc]
         session_id = self.get("keel_session_id")  # type: ignore[attr-defined]
         if old and isinstance(session_id, int) and self.session_key:
-            from accounts.models import UserSession
-
             UserSession.objects.filter(pk=session_id, django_session_key=old).update(
                 django_session_key=self.session_key
             )

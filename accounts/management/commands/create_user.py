@@ -18,6 +18,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from accounts.models import Role
+from accounts.staff import services as staff
 from config.errors import DomainError
 
 
@@ -37,7 +38,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from accounts.staff import services as staff
 
         password = options["password"]
         if password is None and not options["no_password"]:
