@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
-from allauth.account.internal.flows.login import get_authentication_records
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
@@ -20,6 +19,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import redirect
 
 from accounts.auth import oauth, services, sessions, verification
+from accounts.auth.allauth_internals import get_authentication_records
 from accounts.auth.cookies import set_auth_cookies
 from accounts.models import AuthMethod, User
 from config import routes

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.stages import LoginStage
-from allauth.core.internal.httpkit import headed_redirect_response
 
+from accounts.auth.allauth_internals import headed_redirect_response
 from accounts.auth.two_factor import two_factor_enabled
 
 

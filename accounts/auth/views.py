@@ -3,7 +3,6 @@ sign-in, the email-link targets (/verify-email, /reset-password) and /settings/s
 
 from __future__ import annotations
 
-from allauth.account.internal.flows.login import record_authentication
 from allauth.account.stages import LoginStageController
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -13,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.auth import services, sessions, two_factor, verification
+from accounts.auth.allauth_internals import record_authentication
 from accounts.auth.forms import CodeForm, NewPasswordForm
 from accounts.auth.stages import TwoFactorStage
 from accounts.core import selectors
