@@ -539,6 +539,7 @@ REST_FRAMEWORK = {
         "config.parsers.MultiPartParser",
     ],
     "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
+    "DEFAULT_METADATA_CLASS": "config.viewsets.PlainMetadata",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "DATETIME_FORMAT": "iso-8601",

@@ -10,7 +10,6 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.decorators import action
-from rest_framework.metadata import SimpleMetadata
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -19,6 +18,7 @@ from rest_framework.viewsets import GenericViewSet
 
 from config.errors import NotFound
 from config.responses import envelope
+from config.viewsets import validated
 from organizations import selectors, services
 from organizations.access import OrgActor
 from organizations.models import OrgRole
@@ -54,14 +54,6 @@ SLUG = OpenApiParameter("slug", SLUG_PATH_SCHEMA, OpenApiParameter.PATH)
 # every operation. What a viewset is about is said in comments like this one.
 
 
-class PlainMetadata(SimpleMetadata):
-    """OPTIONS answers name, description, renders and parses, as for a plain APIView: no
-    `actions` (DRF would describe the serializer of a generic view and look an object up)."""
-
-    def determine_actions(self, request: Request, view: Any) -> dict[str, Any]:
-        return {}
-
-
 # The base of the org-scoped viewsets. `action_roles` maps each action served under
 # `organizations/{slug}` to the minimum org role; `keyless_actions` are refused to API keys.
 # Every route made from a viewset (one URL pattern, by a router or `as_view({...})`) runs as its
@@ -69,7 +61,6 @@ class PlainMetadata(SimpleMetadata):
 # `api_keys_allowed` says whether a key may call it: what `OrgRolePermission` checks, and what
 # the tenant isolation matrix reads from the pattern's `view_class`.
 class OrgView(GenericViewSet):
-    metadata_class = PlainMetadata
     action_roles: ClassVar[dict[str, str]] = {}
     keyless_actions: ClassVar[frozenset[str]] = frozenset()
     org_roles: ClassVar[dict[str, str]] = {}  # per route (as_view): HTTP method -> minimum role
@@ -109,13 +100,6 @@ class OrgView(GenericViewSet):
         return self.request.org_actor  # type: ignore[attr-defined, no-any-return]
 
 
-def _valid(view: GenericViewSet, data: Any) -> dict[str, Any]:
-    """The request input, parsed by the action's serializer (`get_serializer_class`)."""
-    serializer = view.get_serializer(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
-
-
 @extend_schema(tags=["organizations"])
 class OrganizationViewSet(OrgView):
     lookup_field = "slug"
@@ -151,7 +135,9 @@ class OrganizationViewSet(OrgView):
         },
     )
     def create(self, request: Request) -> Response:
-        organization = services.organization_create(user=request.user, **_valid(self, request.data))
+        organization = services.organization_create(
+            user=request.user, **validated(self, request.data)
+        )
         return envelope(
             "Organization created successfully", organization_data(organization, OWNER), status=201
         )
@@ -175,7 +161,7 @@ class OrganizationViewSet(OrgView):
     )
     def update(self, request: Request, slug: str) -> Response:
         actor = self.actor()
-        organization = services.organization_update(actor=actor, **_valid(self, request.data))
+        organization = services.organization_update(actor=actor, **validated(self, request.data))
         return envelope(
             "Organization updated successfully", organization_data(organization, actor.role)
         )
@@ -211,7 +197,9 @@ class OrganizationViewSet(OrgView):
     )
     @action(detail=True, methods=["post"], url_path="transfer-ownership")
     def transfer_ownership(self, request: Request, slug: str) -> Response:
-        organization = services.ownership_transfer(actor=self.actor(), **_valid(self, request.data))
+        organization = services.ownership_transfer(
+            actor=self.actor(), **validated(self, request.data)
+        )
         return envelope("Ownership transferred", organization_data(organization, ADMIN))
 
 
@@ -247,7 +235,7 @@ class MemberViewSet(OrgView):
     )
     @action(detail=False, methods=["post"])
     def invite(self, request: Request, slug: str) -> Response:
-        invitation = services.invitation_create(actor=self.actor(), **_valid(self, request.data))
+        invitation = services.invitation_create(actor=self.actor(), **validated(self, request.data))
         return envelope("Invitation sent", invitation_data(invitation), status=201)
 
     @extend_schema(
@@ -258,7 +246,7 @@ class MemberViewSet(OrgView):
     @action(detail=True, methods=["put"])
     def role(self, request: Request, slug: str, user_id: int) -> Response:
         services.member_role_change(
-            actor=self.actor(), user_id=user_id, **_valid(self, request.data)
+            actor=self.actor(), user_id=user_id, **validated(self, request.data)
         )
         return envelope("Role updated", {"message": "Role updated"})
 
@@ -304,13 +292,12 @@ class InvitationViewSet(OrgView):
 @extend_schema(tags=["organizations: invitations"])
 class InvitationTokenViewSet(GenericViewSet):
     # Answers to an invitation by the token of its link (`?token=` or the body).
-    metadata_class = PlainMetadata
     serializer_class = TokenInput
 
     def token(self) -> str:
         token = self.request.query_params.get("token")
         if not token:
-            token = _valid(self, self.request.data).get("token", "")
+            token = validated(self, self.request.data).get("token", "")
         if not token:
             raise NotFound("Invitation not found")
         return token
@@ -363,7 +350,7 @@ class APIKeyViewSet(OrgView):
         responses={201: APIKeyEnvelope},
     )
     def create(self, request: Request, slug: str) -> Response:
-        key, raw = services.api_key_create(actor=self.actor(), **_valid(self, request.data))
+        key, raw = services.api_key_create(actor=self.actor(), **validated(self, request.data))
         return envelope(
             "API key created. Copy it now: it is shown only once.",
             {**api_key_data(key), "key": raw},

@@ -10,7 +10,6 @@ from typing import Any
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import action
-from rest_framework.metadata import SimpleMetadata
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -21,6 +20,7 @@ from config.net import request_client_ip
 from config.pagination import bool_param, paginate_page
 from config.permissions import IsStaff
 from config.responses import envelope
+from config.viewsets import validated
 from security import selectors, services, system_settings
 from security.serializers import (
     AuditLogFilters,
@@ -53,24 +53,8 @@ SECURITY_ALIASES = {"require_2fa_for_admin": "require_2fa_for_admins"}
 TYPED_CATEGORIES = ("email", "security", "site")
 
 
-class PlainMetadata(SimpleMetadata):
-    """OPTIONS answers name, description, renders and parses, as for a plain APIView: no
-    `actions` (DRF would describe the serializer of a generic view and look an object up)."""
-
-    def determine_actions(self, request: Request, view: Any) -> dict[str, Any]:
-        return {}
-
-
 class StaffViewSet(GenericViewSet):
-    metadata_class = PlainMetadata
     permission_classes = [IsStaff]
-
-
-def _valid(view: GenericViewSet, data: Any) -> dict[str, Any]:
-    """The request input, parsed by the action's serializer (`get_serializer_class`)."""
-    serializer = view.get_serializer(data=data)
-    serializer.is_valid(raise_exception=True)
-    return dict(serializer.validated_data)
 
 
 def _typed_values(category: str) -> dict[str, Any]:
@@ -159,7 +143,7 @@ class SettingViewSet(StaffViewSet):
     def update(self, request: Request, name: str) -> Response:
         """One setting, by key."""
         system_settings.definition(name)  # 404 before validating the body
-        value = _valid(self, request.data)["value"]
+        value = validated(self, request.data)["value"]
         services.system_setting_update(key=name, value=value, actor=request.user)
         return envelope("Setting updated successfully")
 
@@ -203,7 +187,7 @@ class SettingViewSet(StaffViewSet):
     @action(detail=False, methods=["post"], url_path="email/test")
     def email_test(self, request: Request) -> Response:
         recipient = services.email_test_send(
-            actor=request.user, recipient=_valid(self, request.data).get("recipient_email")
+            actor=request.user, recipient=validated(self, request.data).get("recipient_email")
         )
         return envelope("Test email sent", {"recipient": recipient})
 
@@ -258,7 +242,9 @@ class IPBlockViewSet(StaffViewSet):
     )
     def create(self, request: Request) -> Response:
         block = services.ip_block_create(
-            actor=request.user, caller_ip=request_client_ip(request), **_valid(self, request.data)
+            actor=request.user,
+            caller_ip=request_client_ip(request),
+            **validated(self, request.data),
         )
         return Response(IPBlockOutput(block).data, status=201)
 
@@ -282,6 +268,6 @@ class AuditLogViewSet(StaffViewSet):
         responses={200: PaginatedAuditLogs},
     )
     def list(self, request: Request) -> Response:
-        filters = _valid(self, request.query_params)
+        filters = validated(self, request.query_params)
         page = paginate_page(request, selectors.audit_log_list(filters=filters))
         return Response(page.as_dict("logs", AuditLogOutput(page.items, many=True).data))
