@@ -5,18 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from config.permissions import staff_refusal
+
+View = TypeVar("View", bound=Callable[..., HttpResponseBase])
 
 
 class KeelAdminSite(admin.AdminSite):
@@ -40,11 +43,11 @@ class KeelAdminSite(admin.AdminSite):
         target = request.GET.get(REDIRECT_FIELD_NAME) or reverse("admin:index")
         return redirect_to_login(target, settings.LOGIN_URL)
 
-    def admin_view(self, view: Callable[..., Any], cacheable: bool = False) -> Callable[..., Any]:
+    def admin_view(self, view: View, cacheable: bool = False) -> View:
         inner = super().admin_view(view, cacheable)
 
         @wraps(view)
-        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             user = getattr(request, "user", None)
             refusal = (
                 staff_refusal(user)
@@ -64,4 +67,5 @@ class KeelAdminSite(admin.AdminSite):
                 )
             return inner(request, *args, **kwargs)
 
-        return guarded
+        # Like Django's own wrapper, `guarded` takes and answers what `view` does.
+        return cast(View, guarded)

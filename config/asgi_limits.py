@@ -9,15 +9,16 @@ body sent without one as soon as it passes the route's limit.
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from config.context import sanitize_request_id
 from config.errors import RequestTooLarge
 from config.middleware.body_limit import body_limit_for
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
+# The shapes Django's ASGIHandler accepts: a dict scope, messages read as mappings.
+Scope = dict[str, Any]
+Message = Mapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]

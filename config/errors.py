@@ -305,8 +305,11 @@ def exception_to_envelope(exc: BaseException, request: HttpRequest | None = None
     if isinstance(exc, drf_exceptions.APIException):
         status, code, message, details = _drf_to_envelope(exc)
         retry_after = None
-        if isinstance(exc, drf_exceptions.Throttled) and exc.wait is not None:
-            retry_after = max(1, int(exc.wait))
+        if isinstance(exc, drf_exceptions.Throttled):
+            # DRF sets `wait` in Throttled.__init__; djangorestframework-stubs 3.16 omit it.
+            wait: float | None = exc.wait  # type: ignore[attr-defined]
+            if wait is not None:
+                retry_after = max(1, int(wait))
         return _envelope(status, code, message, details=details, retry_after=retry_after)
     if isinstance(exc, Http404):
         return _envelope(404, "NOT_FOUND", "Resource not found")

@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db.models import QuerySet
 from rest_framework.request import Request
+from rest_framework.serializers import BaseSerializer
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 
@@ -48,6 +49,10 @@ class Page:
             "limit": self.limit,
             "total_pages": self.total_pages,
         }
+
+    def render(self, items_key: str, serializer: type[BaseSerializer]) -> dict[str, Any]:
+        """`as_dict` of the items as `serializer` renders them."""
+        return self.as_dict(items_key, serializer(self.items, many=True).data)
 
 
 def paginate_page(

@@ -6,13 +6,16 @@ surrogates and out-of-range integers are a 400 naming the field.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.http import QueryDict
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
 from config.input_guard import check_data, check_text_params
+
+if TYPE_CHECKING:
+    from django.http.request import _ImmutableQueryDict  # the stubs' name for a read-only one
 
 
 def _check_form(data: QueryDict) -> None:
@@ -43,7 +46,7 @@ class JSONParser(parsers.JSONParser):
 class FormParser(parsers.FormParser):
     def parse(
         self, stream: Any, media_type: str | None = None, parser_context: Any = None
-    ) -> QueryDict:
+    ) -> _ImmutableQueryDict:
         data = super().parse(stream, media_type, parser_context)
         _check_form(data)
         return data

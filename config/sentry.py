@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 import sentry_sdk
 from sentry_sdk.integrations.django import DjangoIntegration
 from sentry_sdk.integrations.logging import LoggingIntegration
+from sentry_sdk.types import Event, Hint
 
 from config.context import request_id_var
 from config.logging import redact
 
 
-def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
+def _before_send(event: Event, hint: Hint) -> Event:
     request_id = request_id_var.get()
     if request_id:
         event.setdefault("tags", {})["request_id"] = request_id
@@ -24,8 +24,9 @@ def _before_send(event: dict[str, Any], hint: dict[str, Any]) -> dict[str, Any]:
                 request[key] = redact(request[key])
         # Email-link tokens travel in query strings (/verify-email?token=…).
         for key in ("query_string", "url"):
-            if isinstance(request.get(key), str):
-                request[key] = _SECRET_PARAM.sub(r"\1=[Filtered]", request[key])
+            value = request.get(key)
+            if isinstance(value, str):
+                request[key] = _SECRET_PARAM.sub(r"\1=[Filtered]", value)
     return event
 
 

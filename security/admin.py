@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib import admin, messages
@@ -187,10 +187,11 @@ class IPBlockAdmin(admin.ModelAdmin):
     actions = ["lift_blocks"]
 
     def get_form(
-        self, request: HttpRequest, obj: IPBlock | None = None, **kwargs: Any
+        self, request: HttpRequest, obj: IPBlock | None = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm]:
-        form = super().get_form(request, obj, **kwargs)
-        form.caller_ip = getattr(request, "client_ip", None)  # type: ignore[attr-defined]
+        # Django builds a subclass of `self.form`, which is an IPBlockForm.
+        form = cast(type[IPBlockForm], super().get_form(request, obj, change, **kwargs))
+        form.caller_ip = getattr(request, "client_ip", None)
         return form
 
     def get_readonly_fields(

@@ -270,4 +270,4 @@ class AuditLogViewSet(StaffViewSet):
     def list(self, request: Request) -> Response:
         filters = validated(self, request.query_params)
         page = paginate_page(request, selectors.audit_log_list(filters=filters))
-        return Response(page.as_dict("logs", AuditLogOutput(page.items, many=True).data))
+        return Response(page.render("logs", AuditLogOutput))

@@ -61,7 +61,7 @@ _stamp = VersionStamp(VERSION_KEY)
 
 
 def _load(version: str | None) -> _BlockSet:
-    from security.models import IPBlock
+    from security.models import IPBlock, block_network
 
     now = timezone.now()
     rows = IPBlock.objects.filter(is_active=True).filter(
@@ -71,7 +71,7 @@ def _load(version: str | None) -> _BlockSet:
     for pk, address, cidr, expires_at in rows.values_list(
         "pk", "ip_address", "ip_range", "expires_at"
     ):
-        blocks.add(ipaddress.ip_network(cidr or address, strict=False), pk, expires_at)
+        blocks.add(block_network(address, cidr), pk, expires_at)
     return blocks
 
 

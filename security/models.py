@@ -84,6 +84,11 @@ class BlockType(models.TextChoices):
     AUTO_SUSPICIOUS = "auto_suspicious", "Automatic (suspicious)"
 
 
+def block_network(address: str | None, cidr: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """What a block covers: its range, else its one address (a row has one of them)."""
+    return ipaddress.ip_network(cidr or str(address), strict=False)
+
+
 class IPBlock(models.Model):
     """A blocked address (`ip_address`) or network (`ip_range`, CIDR), IPv4 or IPv6."""
 

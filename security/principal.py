@@ -30,8 +30,8 @@ def session_principal(request: HttpRequest) -> Principal | None:
 
 
 def request_principal(request: HttpRequest) -> Principal | None:
-    cached = getattr(request, "_keel_principal", False)
-    if cached is not False:
+    cached = getattr(request, "_keel_principal", False)  # False: not resolved yet
+    if cached is None or isinstance(cached, Principal):
         return cached
     principal = None
     for path in settings.PRINCIPAL_RESOLVERS:

@@ -12,14 +12,15 @@ from security.models import AuditLog, IPBlock, SystemSetting
 
 
 class SystemSettingOutput(serializers.ModelSerializer):
-    value = serializers.SerializerMethodField()
+    # Not `get_value`: that name is Field.get_value, which a serializer needs when nested.
+    value = serializers.SerializerMethodField(method_name="display_value")
     id = serializers.SerializerMethodField()
 
     class Meta:
         model = SystemSetting
         fields = ["id", "key", "value", "category", "description", "is_sensitive", "updated_at"]
 
-    def get_value(self, obj: SystemSetting) -> Any:
+    def display_value(self, obj: SystemSetting) -> Any:
         return system_settings.display_value(obj.key, obj.value)
 
     def get_id(self, obj: SystemSetting) -> int:

@@ -20,7 +20,7 @@ from config.logging import redact
 from config.mail import from_address, mail_connection
 from config.net import parse_ip
 from security import blocklist, system_settings
-from security.models import AuditLog, BlockType, IPBlock, SystemSetting
+from security.models import AuditLog, BlockType, IPBlock, SystemSetting, block_network
 
 
 def audit_record(
@@ -210,7 +210,7 @@ def _parse_block_target(ip_address: str | None, ip_range: str | None) -> tuple[s
                 "ip_range", "Enter a valid CIDR range, e.g. 203.0.113.0/24"
             ) from None
         if isinstance(network, ipaddress.IPv6Network) and network.subnet_of(
-            ipaddress.ip_network("::ffff:0:0/96")
+            ipaddress.IPv6Network("::ffff:0:0/96")
         ):
             raise ValidationFailed.for_field(
                 "ip_range", "Use the IPv4 form for IPv4-mapped ranges", "ipv4_mapped"
@@ -244,7 +244,7 @@ def ip_block_validate(
         raise ValidationFailed.for_field("expires_at", "Must be in the future")
     if caller_ip:
         caller = parse_ip(caller_ip)
-        target = ipaddress.ip_network(cidr or address, strict=False)  # type: ignore[arg-type]
+        target = block_network(address, cidr)
         if caller is not None and caller.version == target.version and caller in target:
             raise BadRequest("This block would include your own IP address")
     if _live_duplicates(address, cidr, lock=False):

@@ -47,6 +47,6 @@ class CacheHeadersMiddleware(Middleware):
             conditional = get_conditional_response(
                 request, etag=response["ETag"], response=response
             )
-            if conditional is not response:
+            if conditional is not None and conditional is not response:  # a 304 or a 412
                 return conditional
         return response

@@ -4,7 +4,8 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseForbidden
+from django.http.response import HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware, get_token
 
 from config import routes
@@ -37,7 +38,7 @@ class KeelCsrfMiddleware(CsrfViewMiddleware):
         callback: Callable[..., Any],
         callback_args: tuple[Any, ...],
         callback_kwargs: dict[str, Any],
-    ) -> HttpResponse | None:
+    ) -> HttpResponseForbidden | None:
         if is_api_path(request.path):
             if not self._api_needs_check(request):
                 return None
@@ -52,7 +53,9 @@ class KeelCsrfMiddleware(CsrfViewMiddleware):
             return True
         return not _has_token_credential(request)
 
-    def process_response(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def process_response(
+        self, request: HttpRequest, response: HttpResponseBase
+    ) -> HttpResponseBase:
         if (
             request.method in ("GET", "HEAD")
             and settings.CSRF_COOKIE_NAME not in request.COOKIES

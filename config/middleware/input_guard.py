@@ -29,7 +29,7 @@ class InputGuardMiddleware(Middleware):
         view_kwargs: dict[str, Any],
     ) -> HttpResponse | None:
         problem = check_path_kwargs(view_kwargs) or check_text_params(
-            request.GET.items(), where="query"
+            request.GET.dict().items(), where="query"
         )
         api = is_api_path(request.path)
         if problem is None and not api and request.content_type in FORM_TYPES:
