@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
@@ -15,6 +16,7 @@ from django.utils import timezone
 from accounts.auth.services import password_set
 from accounts.auth.sessions import session_revoke
 from accounts.auth.two_factor import two_factor_reset
+from accounts.core.requests import request_user
 from accounts.core.validators import password_problems
 from accounts.models import (
     STAFF_ROLES,
@@ -342,10 +344,12 @@ class UserAdmin(DjangoUserAdmin):
             fields.append("role")  # own role never; admin roles only by a super admin
         return fields
 
-    def get_form(self, request: HttpRequest, obj: Any = None, **kwargs: Any) -> Any:
-        form = super().get_form(request, obj, **kwargs)
-        role = form.base_fields.get("role")
-        if role is not None and not _is_sa(request):
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        role = form.base_fields.get("role")  # a choice field, absent where the role is read-only
+        if isinstance(role, forms.ChoiceField) and not _is_sa(request):
             role.choices = [c for c in Role.choices if c[0] not in STAFF_ROLES]
         return form
 
@@ -357,7 +361,7 @@ class UserAdmin(DjangoUserAdmin):
         try:
             if not change:
                 obj.pk = staff.user_create(
-                    actor=_actor(request),
+                    actor=request_user(request),
                     name=data.get("name") or "",
                     email=data["email"],
                     password=data.get("password1") or None,
@@ -366,9 +370,9 @@ class UserAdmin(DjangoUserAdmin):
                 return
             profile = {f: data[f] for f in PROFILE_FIELDS if f in form.changed_data}
             if profile:
-                staff.user_update(actor=_actor(request), user_id=obj.pk, data=profile)
+                staff.user_update(actor=request_user(request), user_id=obj.pk, data=profile)
             if "role" in form.changed_data:
-                staff.user_role_set(actor=_actor(request), user_id=obj.pk, role=data["role"])
+                staff.user_role_set(actor=request_user(request), user_id=obj.pk, role=data["role"])
         except DomainError as exc:
             self.message_user(request, exc.message, messages.ERROR)
 
@@ -396,7 +400,7 @@ class UserAdmin(DjangoUserAdmin):
         self._each(
             request,
             queryset,
-            lambda u: staff.user_deactivate(actor=_actor(request), user_id=u.pk),
+            lambda u: staff.user_deactivate(actor=request_user(request), user_id=u.pk),
             "Deactivated",
         )
 
@@ -406,7 +410,7 @@ class UserAdmin(DjangoUserAdmin):
         self._each(
             request,
             queryset,
-            lambda u: staff.user_reactivate(actor=_actor(request), user_id=u.pk),
+            lambda u: staff.user_reactivate(actor=request_user(request), user_id=u.pk),
             "Reactivated",
         )
 
@@ -416,7 +420,7 @@ class UserAdmin(DjangoUserAdmin):
         self._each(
             request,
             queryset,
-            lambda u: staff.user_unlock(actor=_actor(request), user=u),
+            lambda u: staff.user_unlock(actor=request_user(request), user=u),
             "Unlocked",
         )
 
@@ -426,7 +430,7 @@ class UserAdmin(DjangoUserAdmin):
         self._each(
             request,
             queryset,
-            lambda u: staff.user_verification_resend(actor=_actor(request), user=u),
+            lambda u: staff.user_verification_resend(actor=request_user(request), user=u),
             "Verification email sent to",
         )
 
@@ -436,7 +440,7 @@ class UserAdmin(DjangoUserAdmin):
         self._each(
             request,
             queryset,
-            lambda u: staff.user_sign_out_everywhere(actor=_actor(request), user=u),
+            lambda u: staff.user_sign_out_everywhere(actor=request_user(request), user=u),
             "Signed out",
         )
 
@@ -447,17 +451,15 @@ class UserAdmin(DjangoUserAdmin):
         self._each(
             request,
             queryset,
-            lambda u: staff.user_last_ip_block(actor=_actor(request), user=u, caller_ip=caller_ip),
+            lambda u: staff.user_last_ip_block(
+                actor=request_user(request), user=u, caller_ip=caller_ip
+            ),
             "Blocked the last IP address of",
         )
 
 
 def _is_sa(request: HttpRequest) -> bool:
     return getattr(request.user, "role", None) == Role.SUPER_ADMIN
-
-
-def _actor(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 @admin.register(UserSession)
@@ -483,7 +485,7 @@ class UserSessionAdmin(admin.ModelAdmin):
     def revoke_sessions(self, request: HttpRequest, queryset: QuerySet[UserSession]) -> None:
 
         for session in queryset.filter(revoked_at__isnull=True):
-            session_revoke(user=session.user, session_id=session.pk, actor=request.user)
+            session_revoke(user=session.user, session_id=session.pk, actor=request_user(request))
         self.message_user(request, "Sessions revoked.", messages.SUCCESS)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -558,7 +560,7 @@ class TOTPDeviceAdmin(admin.ModelAdmin):
 
         users = [d.user for d in queryset.select_related("user")]
         for user in users:
-            two_factor_reset(user=user, actor=request.user)  # type: ignore[arg-type]
+            two_factor_reset(user=user, actor=request_user(request))
         self.message_user(request, f"Two-factor authentication reset for {len(users)} user(s).")
 
 

@@ -302,7 +302,7 @@ class TOTPDevice(Device):
     between setup and the first correct code; a user has at most one device.
     """
 
-    user = models.OneToOneField(  # type: ignore[assignment]
+    user = models.OneToOneField(
         "accounts.User", on_delete=models.CASCADE, related_name="totp_device"
     )
     encrypted_secret = models.TextField()

@@ -190,7 +190,7 @@ class IPBlockAdmin(admin.ModelAdmin):
         self, request: HttpRequest, obj: IPBlock | None = None, change: bool = False, **kwargs: Any
     ) -> type[forms.ModelForm]:
         # Django builds a subclass of `self.form`, which is an IPBlockForm.
-        form = cast(type[IPBlockForm], super().get_form(request, obj, change, **kwargs))
+        form = cast(type[IPBlockForm], super().get_form(request, obj, change=change, **kwargs))
         form.caller_ip = getattr(request, "client_ip", None)
         return form
 

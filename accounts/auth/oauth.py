@@ -72,7 +72,7 @@ def oauth_start(*, request: HttpRequest, provider_id: str, link_user: User | Non
     """The provider's authorisation URL for an API client; the state is kept in the browser's
     session (ten minutes, single use)."""
     provider = provider_for(request, provider_id)
-    data = {API_FLAVOUR: True}
+    data: dict[str, object] = {API_FLAVOUR: True}
     if link_user is not None:
         data[LINK_USER] = link_user.pk
     response = provider.redirect(request, "login", data=data)
@@ -181,7 +181,7 @@ def oauth_account_link(
             raise OAuthRefused(
                 f"Another {account.provider.title()} account is already connected", link=True
             )
-        sociallogin.connect(request=None, user=user)  # type: ignore[arg-type]
+        sociallogin.connect(request=None, user=user)
         _sync_oauth_provider(user)
         audit_record(
             actor=user,

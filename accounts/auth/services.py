@@ -340,8 +340,9 @@ def auth_logout(*, access_token: str | None, refresh_token: str | None) -> None:
         if access_token and claims:
             blacklist(access_token, reason="logout", user_id=claims.get("user_id"))
         user = session.user if session else None
-        if user is None and claims:
-            user = User.objects.filter(pk=claims.get("user_id")).first()
+        claimed_id = claims.get("user_id") if claims else None
+        if user is None and claimed_id is not None:
+            user = User.objects.filter(pk=claimed_id).first()
         if user is not None:
             audit_record(actor=user, action="logout", target_type="user", target_id=user.pk)
 

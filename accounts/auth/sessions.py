@@ -4,7 +4,7 @@ rotated, reuse detected), revocation (sockets closed, a page session ended with 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from importlib import import_module
 
 from django.conf import settings
@@ -92,6 +92,7 @@ def session_refresh(*, refresh_token: str, meta: RequestMeta) -> SignIn:
         raise Unauthorized("Refresh token required")
     hashes = token_hash_candidates(refresh_token)
     now = timezone.now()
+    problem: DomainError | None = None
     with transaction.atomic():
         session = (
             UserSession.objects.select_for_update().filter(refresh_token_hash__in=hashes).first()
@@ -119,7 +120,7 @@ def session_refresh(*, refresh_token: str, meta: RequestMeta) -> SignIn:
             problem = _refresh_problem(session, now)
             if problem is None:
                 return _rotate(session, refresh_token, now, meta)
-    if reused:  # raised after the commit: the revocation must stick
+    if reused or problem is None:  # raised after the commit: the revocation must stick
         raise TokenInvalid("Refresh token was already used; the session has been revoked")
     if (
         isinstance(problem, TokenExpired)
@@ -130,29 +131,29 @@ def session_refresh(*, refresh_token: str, meta: RequestMeta) -> SignIn:
     raise problem
 
 
-def _refresh_problem(session: UserSession, now: object) -> DomainError | None:
+def _refresh_problem(session: UserSession, now: datetime) -> DomainError | None:
     if session.revoked_at is not None:
         return TokenInvalid("Session has been revoked")
-    if session.expires_at <= now:  # type: ignore[operator]
+    if session.expires_at <= now:
         return TokenExpired("Refresh token has expired")
     user = session.user
     if user.deleted_at is not None:
         return TokenInvalid("Invalid refresh token")
     if not user.is_active:
         return AccountInactive()
-    if session.original_user_id and session.created_at < now - timedelta(hours=1):  # type: ignore[operator]
+    if session.original_user_id and session.created_at < now - timedelta(hours=1):
         return TokenExpired("Impersonation has ended")
     return None
 
 
-def _rotate(session: UserSession, presented: str, now: object, meta: RequestMeta) -> SignIn:
+def _rotate(session: UserSession, presented: str, now: datetime, meta: RequestMeta) -> SignIn:
     RotatedRefreshToken.objects.get_or_create(
         token_hash=token_hash(presented), defaults={"session": session, "rotated_at": now}
     )
     refresh = new_token(32)
     session.refresh_token_hash = token_hash(refresh)
     session.last_active_at = now
-    session.expires_at = now + _session_lifetime()  # type: ignore[operator]
+    session.expires_at = now + _session_lifetime()
     ip = parse_ip(meta.ip)
     if ip:
         session.ip_address = str(ip)
@@ -160,7 +161,7 @@ def _rotate(session: UserSession, presented: str, now: object, meta: RequestMeta
     lifetime = None
     if session.original_user_id:  # impersonation ends one hour after it started, tokens too
         ends = session.created_at + timedelta(hours=1)
-        lifetime = max(timedelta(seconds=1), min(ends - now, _access_lifetime()))  # type: ignore[operator]
+        lifetime = max(timedelta(seconds=1), min(ends - now, _access_lifetime()))
     access = issue_access_token(
         user=session.user,
         session_id=session.pk,
@@ -215,11 +216,10 @@ def sessions_revoke_all(
 ) -> int:
     """Revoke every live session of the user but one; returns how many."""
     with transaction.atomic():
-        sessions = list(
-            UserSession.objects.select_for_update()
-            .filter(user=user, revoked_at__isnull=True)
-            .exclude(pk=except_session_id)
-        )
+        live = UserSession.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
+        if except_session_id is not None:
+            live = live.exclude(pk=except_session_id)
+        sessions = list(live)
         for session in sessions:
             _revoke(session, reason=reason)
         if sessions:

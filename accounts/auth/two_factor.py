@@ -12,7 +12,7 @@ import io
 import secrets
 import string
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote, urlencode
 
 import segno
@@ -131,11 +131,11 @@ def _code_matches(user: User, code: str, device: TOTPDevice, *, allow_backup: bo
     return used == 1
 
 
-def _locked_error(until: object) -> DomainError:
+def _locked_error(until: datetime) -> DomainError:
     error = locked_error(until)
     error.message = (
         "Too many invalid two-factor codes. "
-        f"Try again in {max(1, round((until - timezone.now()).total_seconds() / 60))} minutes"  # type: ignore[operator]
+        f"Try again in {max(1, round((until - timezone.now()).total_seconds() / 60))} minutes"
     )
     return error
 

@@ -3,6 +3,8 @@ sign-in, the email-link targets (/verify-email, /reset-password) and /settings/s
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from allauth.account.stages import LoginStageController
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -16,6 +18,7 @@ from accounts.auth.allauth_internals import record_authentication
 from accounts.auth.forms import CodeForm, NewPasswordForm
 from accounts.auth.stages import TwoFactorStage
 from accounts.core import selectors
+from accounts.core.requests import AuthenticatedHttpRequest
 from accounts.models import User, UserSession
 from config.errors import DomainError
 from config.net import request_client_ip
@@ -93,7 +96,7 @@ def reset_password_page(request: HttpRequest) -> HttpResponse:
 # --- /settings/security/ ------------------------------------------------------------------------
 
 
-def _current_session_id(request: HttpRequest) -> int | None:
+def _current_session_id(request: AuthenticatedHttpRequest) -> int | None:
     """The session row of this browser: remembered at sign-in, else found by its binding."""
     value = request.session.get("keel_session_id")
     if isinstance(value, int):
@@ -111,15 +114,17 @@ def _current_session_id(request: HttpRequest) -> int | None:
 
 
 @login_required
-def security_settings(request: HttpRequest) -> HttpResponse:
+def security_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     """2FA, email verification, sessions and recent sign-ins of the signed-in user."""
     return _security_page(request)
 
 
-def _security_page(request: HttpRequest, backup_codes: list[str] | None = None) -> HttpResponse:
+def _security_page(
+    request: AuthenticatedHttpRequest, backup_codes: list[str] | None = None
+) -> HttpResponse:
     """The security page; new backup codes are shown once, in the response that made them
     (never parked in the session store)."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     status = two_factor.two_factor_status(user=user)
     pending = None if status.enabled else two_factor.totp_setup_pending(user=user)
     context = {
@@ -135,15 +140,17 @@ def _security_page(request: HttpRequest, backup_codes: list[str] | None = None) 
 
 
 @login_required
-def login_history_page(request: HttpRequest) -> HttpResponse:
+def login_history_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     paginator = Paginator(selectors.login_history_list(user=request.user), 25)
     page = paginator.get_page(request.GET.get("page"))
     return render(request, "account/login_history.html", {"page": page})
 
 
-def _run(request: HttpRequest, success: str, action: object) -> HttpResponse:
+def _run(
+    request: AuthenticatedHttpRequest, success: str, action: Callable[[], object]
+) -> HttpResponse:
     try:
-        result = action()  # type: ignore[operator]
+        result = action()
     except DomainError as exc:
         messages.error(request, exc.message)
     else:
@@ -157,7 +164,7 @@ def _run(request: HttpRequest, success: str, action: object) -> HttpResponse:
 
 @login_required
 @require_POST
-def two_factor_setup_page(request: HttpRequest) -> HttpResponse:
+def two_factor_setup_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _run(
         request,
         "Scan the QR code with your authenticator app, then enter the code it shows.",
@@ -167,7 +174,7 @@ def two_factor_setup_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def two_factor_enable_page(request: HttpRequest) -> HttpResponse:
+def two_factor_enable_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     code = request.POST.get("code", "")
     return _run(
         request,
@@ -180,7 +187,7 @@ def two_factor_enable_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def two_factor_disable_page(request: HttpRequest) -> HttpResponse:
+def two_factor_disable_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     code = request.POST.get("code", "")
     return _run(
         request,
@@ -193,7 +200,7 @@ def two_factor_disable_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def backup_codes_page(request: HttpRequest) -> HttpResponse:
+def backup_codes_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     code = request.POST.get("code", "")
     return _run(
         request,
@@ -204,7 +211,7 @@ def backup_codes_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_revoke_page(request: HttpRequest, session_id: int) -> HttpResponse:
+def session_revoke_page(request: AuthenticatedHttpRequest, session_id: int) -> HttpResponse:
     return _run(
         request,
         "Session signed out.",
@@ -214,7 +221,7 @@ def session_revoke_page(request: HttpRequest, session_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def sessions_revoke_others_page(request: HttpRequest) -> HttpResponse:
+def sessions_revoke_others_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _run(
         request,
         "Every other session has been signed out.",
@@ -229,7 +236,7 @@ def sessions_revoke_others_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def verification_resend_page(request: HttpRequest) -> HttpResponse:
+def verification_resend_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     try:
         sent = verification.email_verification_send(user=request.user)
     except DomainError as exc:

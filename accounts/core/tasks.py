@@ -236,7 +236,7 @@ def send_account_deletion_email(
         context = {"user": {"name": name, "email": email}, "deleted_at": timezone.now()}
         email_send(to=email, template=DELETION_EMAILS[kind], context=context)
         return
-    user = User.objects.alive().filter(pk=user_id).first()
+    user = User.objects.alive().filter(pk=user_id).first() if user_id is not None else None
     if user is None:
         return
     if kind in ("requested", "reminder") and user.deletion_scheduled_at is None:

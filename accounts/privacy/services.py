@@ -788,9 +788,10 @@ def account_purge(*, user: User) -> PurgeResult | None:
 
     with transaction.atomic():
         super_admins = super_admins_lock()
-        user = User.objects.select_for_update().filter(pk=user.pk).first()
-        if user is None:
+        locked = User.objects.select_for_update().filter(pk=user.pk).first()
+        if locked is None:
             return None
+        user = locked
         last_super_admin_guard(user, super_admins, "delete")
         user_id, email, name = user.pk, user.email, user.name
         blockers = lifecycle.deletion_blockers(user)

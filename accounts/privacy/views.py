@@ -14,16 +14,17 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from accounts.models import ExportStatus, User
+from accounts.core.requests import AuthenticatedHttpRequest
+from accounts.models import ExportStatus
 from accounts.privacy import services as privacy
 from config.errors import DomainError
 from config.pages import flash_error
 
 
 @login_required
-def privacy_settings(request: HttpRequest) -> HttpResponse:
+def privacy_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The signed-in user's data export and account deletion."""
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     export = privacy.data_export_latest(user=user)
     context = {
         "export": export,
@@ -54,7 +55,7 @@ def _run(request: HttpRequest, action: Callable[[], str]) -> HttpResponse:
 
 @login_required
 @require_POST
-def privacy_export_request_page(request: HttpRequest) -> HttpResponse:
+def privacy_export_request_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     def action() -> str:
         privacy.data_export_request(user=request.user)
         return "We are preparing your data. You will also get an email when it is ready."
@@ -64,7 +65,7 @@ def privacy_export_request_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def privacy_delete_request_page(request: HttpRequest) -> HttpResponse:
+def privacy_delete_request_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     def action() -> str:
         status = privacy.account_deletion_request(
             user=request.user,
@@ -82,7 +83,7 @@ def privacy_delete_request_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def privacy_delete_cancel_page(request: HttpRequest) -> HttpResponse:
+def privacy_delete_cancel_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     def action() -> str:
         privacy.account_deletion_cancel(user=request.user)
         return "Account deletion has been cancelled. Your account stays."

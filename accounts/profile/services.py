@@ -17,7 +17,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from accounts.auth import services, verification
 from accounts.core import tasks, validators
-from accounts.core.avatars import avatar_url
+from accounts.core.avatars import avatar_url_for
 from accounts.models import User, UserPreferences, default_email_notifications
 from config import realtime
 from config.errors import BadRequest, Conflict, ValidationFailed
@@ -187,7 +187,7 @@ def avatar_set(*, user: User, content: bytes) -> str:
         realtime.publish_to_user(user.pk, "user_update", {"field": "profile"})
         if old and old != path:
             transaction.on_commit(lambda: default_storage.delete(old))
-    return avatar_url(user)
+    return avatar_url_for(user.pk, path)
 
 
 def _square(image: Image.Image) -> Image.Image:

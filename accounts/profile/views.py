@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.core import selectors
 from accounts.core.avatars import avatar_url
-from accounts.models import User
+from accounts.core.requests import AuthenticatedHttpRequest
 from accounts.profile import services as profile
 from accounts.profile.forms import AvatarForm, PreferencesForm, ProfileForm
 from config.errors import DomainError
@@ -20,8 +20,8 @@ from config.pages import flash_error, form_error
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def profile_page(request: HttpRequest) -> HttpResponse:
-    user: User = request.user  # type: ignore[assignment]
+def profile_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    user = request.user
     initial = {"name": user.name, "email": user.email, "bio": user.bio, "location": user.location}
     form = ProfileForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -44,7 +44,7 @@ def profile_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def avatar_page(request: HttpRequest) -> HttpResponse:
+def avatar_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.POST.get("remove"):
         profile.avatar_delete(user=request.user)
         messages.success(request, "Picture removed.")
@@ -64,7 +64,7 @@ def avatar_page(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def preferences_page(request: HttpRequest) -> HttpResponse:
+def preferences_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     prefs = profile.preferences_get(user=request.user)
     initial = {
         "theme": prefs.theme,
@@ -87,7 +87,7 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def activity_page(request: HttpRequest) -> HttpResponse:
+def activity_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     entries, total = selectors.activity_list(user=request.user, limit=50)
     rows = [{"entry": e, "label": e.action.replace("_", " ").capitalize()} for e in entries]
     return render(request, "account/activity.html", {"rows": rows, "total": total})

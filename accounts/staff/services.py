@@ -454,11 +454,14 @@ def impersonation_stop(
     original_user_id = claims.get("original_user_id")
     if not original_user_id:
         raise BadRequest("Not impersonating")
+    sid = claims.get("sid")
     with transaction.atomic():
         session = (
             UserSession.objects.select_for_update()
-            .filter(pk=claims.get("sid"), user=user, original_user_id=original_user_id)
+            .filter(pk=sid, user=user, original_user_id=original_user_id)
             .first()
+            if sid is not None
+            else None
         )
         if session is not None and session.revoked_at is None:
             sessions.session_revoke(user=user, session_id=session.pk, actor=session.original_user)
