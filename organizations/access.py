@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db import transaction
 
+from accounts.models import User
 from organizations.models import (
     ORG_ROLE_LEVELS,
     Membership,
@@ -26,8 +27,12 @@ MEMBERSHIP_CACHE_TTL = 300
 class OrgActor:
     organization: Organization
     role: str
-    user: object | None = None  # accounts.User for members
+    user: User | None = None  # a member; None for an org API key
     api_key: OrgAPIKey | None = None
+
+    @property
+    def user_id(self) -> int | None:
+        return self.user.pk if self.user is not None else None
 
     @property
     def level(self) -> int:

@@ -1,13 +1,18 @@
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
+from accounts.core.requests import request_user
 from config.errors import DomainError
 from organizations import services
 from organizations.access import OrgActor
 from organizations.models import Invitation, Membership, Organization, OrgAPIKey, OrgRole, Plan
+
+AdminAction = Callable[[admin.ModelAdmin, HttpRequest, QuerySet], None]
 
 
 class MembershipInline(admin.TabularInline):
@@ -49,13 +54,15 @@ class APIKeyInline(admin.TabularInline):
         return False
 
 
-def _set_plan(plan: str) -> object:
+def _set_plan(plan: str) -> AdminAction:
     @admin.action(description=f"Change plan to {plan}")
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
         changed = 0
         for org in queryset:
             try:
-                services.organization_plan_set(organization=org, plan=plan, actor=request.user)
+                services.organization_plan_set(
+                    organization=org, plan=plan, actor=request_user(request)
+                )
                 changed += 1
             except DomainError as exc:
                 modeladmin.message_user(request, f"{org.slug}: {exc.message}", messages.ERROR)
@@ -76,7 +83,7 @@ class OrganizationAdmin(admin.ModelAdmin):
     actions = [_set_plan(p) for p in Plan.values]
 
 
-def _change_role(role: str) -> object:
+def _change_role(role: str) -> AdminAction:
     @admin.action(description=f"Make {role}")
     def action(modeladmin: admin.ModelAdmin, request: HttpRequest, queryset: QuerySet) -> None:
         for membership in queryset.select_related("organization"):

@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 from rest_framework.viewsets import GenericViewSet
 
+from accounts.core.requests import AuthenticatedRequest
 from config.errors import NotFound
 from config.responses import envelope
 from config.viewsets import validated
@@ -97,7 +98,7 @@ class OrgView(GenericViewSet):
         return super().get_permissions()
 
     def actor(self) -> OrgActor:
-        return self.request.org_actor  # type: ignore[attr-defined, no-any-return]
+        return self.request.org_actor
 
 
 @extend_schema(tags=["organizations"])
@@ -120,7 +121,7 @@ class OrganizationViewSet(OrgView):
         }[self.action]
 
     @extend_schema(operation_id="organizations_list", responses={200: OrganizationListEnvelope})
-    def list(self, request: Request) -> Response:
+    def list(self, request: AuthenticatedRequest) -> Response:
         rows = selectors.organization_list_for_user(user=request.user)
         return envelope(
             "Organizations retrieved successfully", [organization_data(o, r) for o, r in rows]
@@ -134,7 +135,7 @@ class OrganizationViewSet(OrgView):
             409: OpenApiResponse(description="slug: This slug is already taken"),
         },
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         organization = services.organization_create(
             user=request.user, **validated(self, request.data)
         )
@@ -148,7 +149,7 @@ class OrganizationViewSet(OrgView):
     def retrieve(self, request: Request, slug: str) -> Response:
         actor = self.actor()
         if actor.user is not None:
-            services.organization_select(user=actor.user, organization=actor.organization)  # type: ignore[arg-type]
+            services.organization_select(user=actor.user, organization=actor.organization)
         return envelope(
             "Organization retrieved successfully", organization_data(actor.organization, actor.role)
         )
@@ -313,7 +314,7 @@ class InvitationTokenViewSet(GenericViewSet):
         },
     )
     @action(detail=False, methods=["post"])
-    def accept(self, request: Request) -> Response:
+    def accept(self, request: AuthenticatedRequest) -> Response:
         organization = services.invitation_accept(token=self.token(), user=request.user)
         role = selectors.organization_role(organization=organization, user=request.user)
         return envelope("Invitation accepted", organization_data(organization, role))

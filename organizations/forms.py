@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
@@ -77,7 +77,8 @@ class TransferForm(forms.Form):
 
     def __init__(self, *args: Any, members: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["user_id"].choices = [("", "Choose a member…"), *members]
+        field = cast(forms.TypedChoiceField, self.fields["user_id"])
+        field.choices = [("", "Choose a member…"), *members]
 
 
 class DeleteForm(forms.Form):

@@ -50,7 +50,7 @@ class OrgRolePermission(BasePermission):
         actor = org_actor_resolve(request, view.kwargs.get("slug"))
         if actor.api_key is not None and not getattr(view, "api_keys_allowed", True):
             raise Forbidden("API keys cannot use this route")
-        required = view.org_roles.get(request.method.lower(), OrgRole.OWNER)
+        required = view.org_roles.get((request.method or "").lower(), OrgRole.OWNER)
         if not actor.at_least(required):
             raise Forbidden(f"This needs the {required} role in the organization")
         request.org_actor = actor  # type: ignore[attr-defined]

@@ -7,6 +7,7 @@ import re
 import secrets
 import string
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -115,7 +116,7 @@ def _audit(actor: OrgActor | User | None, action: str, target: Any, **kwargs: An
         metadata.update(actor.audit_metadata)
         metadata.setdefault("organization_id", actor.organization.pk)
     audit_record(
-        actor=user,  # type: ignore[arg-type]
+        actor=user,
         action=action,
         target_type=target._meta.model_name,
         target_id=target.pk,
@@ -240,7 +241,7 @@ def organization_delete(*, actor: OrgActor) -> None:
         keys.update(revoked_at=now)
         for digest in digests:
             api_key_cache_clear(digest)
-            transaction.on_commit(lambda d=digest: api_key_cache_clear(d))
+            transaction.on_commit(partial(api_key_cache_clear, digest))
         for user_id in member_ids:
             membership_cache_clear(organization.pk, user_id)
         _audit(actor, "organization_delete", organization)
@@ -258,14 +259,14 @@ def organization_leave(*, actor: OrgActor) -> None:
         if membership.role == OrgRole.OWNER and _owners(organization).count() <= 1:
             raise BadRequest("Transfer ownership first: an organization needs an owner")
         membership.delete()
-        membership_cache_clear(organization.pk, user.pk)  # type: ignore[attr-defined]
+        membership_cache_clear(organization.pk, user.pk)
         _audit(actor, "member_leave", organization)
         _member_event(
             organization,
             "removed",
             also=(user.pk,),
             user_id=user.pk,
-            reason="left",  # type: ignore[attr-defined]
+            reason="left",
         )
 
 
@@ -276,7 +277,7 @@ def ownership_transfer(*, actor: OrgActor, user_id: int) -> Organization:
         raise Forbidden("API keys cannot transfer ownership")
     with transaction.atomic():
         organization = _lock(actor.organization)
-        if user_id == user.pk:  # type: ignore[attr-defined]
+        if user_id == user.pk:
             raise BadRequest("You already own this organization")
         target = (
             _active_members(organization)
@@ -326,7 +327,7 @@ def member_role_change(*, actor: OrgActor, user_id: int, role: str) -> Membershi
     at least one owner."""
     if role not in OrgRole.values:
         raise ValidationFailed.for_field("role", "Role must be owner, admin or member")
-    if actor.user is not None and user_id == actor.user.pk:  # type: ignore[attr-defined]
+    if actor.user is not None and user_id == actor.user.pk:
         raise BadRequest("You cannot change your own role")
     with transaction.atomic():
         organization = _lock(actor.organization)
@@ -362,7 +363,7 @@ def member_role_change(*, actor: OrgActor, user_id: int, role: str) -> Membershi
 
 
 def member_remove(*, actor: OrgActor, user_id: int) -> None:
-    if actor.user is not None and user_id == actor.user.pk:  # type: ignore[attr-defined]
+    if actor.user is not None and user_id == actor.user.pk:
         raise BadRequest("Use leave to remove yourself")
     with transaction.atomic():
         organization = _lock(actor.organization)
@@ -414,7 +415,7 @@ def invitation_create(*, actor: OrgActor, email: str, role: str) -> Invitation:
             email=email,
             role=role,
             token_hash=token_hash(new_token(32)),  # replaced by the job that emails the link
-            invited_by=actor.user,  # type: ignore[misc]
+            invited_by=actor.user,
             expires_at=timezone.now() + INVITATION_LIFETIME,
         )
         _audit(actor, "invitation_create", invitation, changes={"email": email, "role": role})
@@ -568,7 +569,7 @@ def api_key_create(
             role=role,
             prefix=raw[:12],
             key_hash=token_hash(raw),
-            created_by=actor.user,  # type: ignore[misc]
+            created_by=actor.user,
             expires_at=expires_at,
         )
         _audit(actor, "api_key_create", key, changes={"name": name, "role": role})

@@ -21,6 +21,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from accounts.core.requests import AuthenticatedHttpRequest
 from config.errors import Conflict, DomainError
 from config.pages import form_error
 from organizations import selectors, services
@@ -43,7 +44,7 @@ OrgPageView = Callable[..., HttpResponse]
 # --- Access ---------------------------------------------------------------------------------------
 
 
-def org_actor_for_page(request: HttpRequest, slug: str) -> OrgActor | None:
+def org_actor_for_page(request: AuthenticatedHttpRequest, slug: str) -> OrgActor | None:
     """The signed-in user as an actor of the org named `slug`, or None when they are not an
     active member of a live org (the page then answers 404, like the API)."""
     organization = Organization.objects.filter(slug=slug, deleted_at__isnull=True).first()
@@ -64,7 +65,7 @@ def org_page(
 
     def decorator(view: OrgPageView) -> OrgPageView:
         @wraps(view)
-        def wrapped(request: HttpRequest, slug: str, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: AuthenticatedHttpRequest, slug: str, **kwargs: Any) -> HttpResponse:
             actor = org_actor_for_page(request, slug)
             if actor is None:
                 return render(request, "errors/404.html", status=404)
@@ -115,12 +116,12 @@ def _back(actor: OrgActor, name: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def organization_create_page(request: HttpRequest) -> HttpResponse:
+def organization_create_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = OrganizationCreateForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
             organization = services.organization_create(
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 name=form.cleaned_data["name"],
                 slug=form.service_slug(),
             )
@@ -133,9 +134,9 @@ def organization_create_page(request: HttpRequest) -> HttpResponse:
 
 
 @org_page(MEMBER, methods=("POST",))
-def organization_select_page(request: HttpRequest, actor: OrgActor) -> HttpResponse:
+def organization_select_page(request: AuthenticatedHttpRequest, actor: OrgActor) -> HttpResponse:
     """The org switcher: remember the org as the user's current one and open it."""
-    services.organization_select(user=request.user, organization=actor.organization)  # type: ignore[arg-type]
+    services.organization_select(user=request.user, organization=actor.organization)
     return _back(actor, "org_dashboard")
 
 
@@ -195,7 +196,7 @@ def _member_rows(actor: OrgActor) -> list[dict[str, Any]]:
     owner_choices = [(value, label) for value, label in OrgRole.choices]
     admin_choices = [c for c in owner_choices if c[0] != OWNER]
     for membership in selectors.member_list(organization=actor.organization):
-        is_self = membership.user_id == actor.user.pk  # type: ignore[union-attr]
+        is_self = membership.user_id == actor.user_id
         manageable = not is_self and (
             actor.at_least(OWNER) or (actor.at_least(ADMIN) and membership.role != OWNER)
         )
@@ -341,7 +342,7 @@ def _transfer_choices(actor: OrgActor) -> list[tuple[int, str]]:
     return [
         (m.user_id, f"{m.user.display_name} ({m.user.email})")
         for m in selectors.member_list(organization=actor.organization)
-        if m.user_id != actor.user.pk  # type: ignore[union-attr]
+        if m.user_id != actor.user_id
     ]
 
 
@@ -437,14 +438,12 @@ def invitation_accept_page(request: HttpRequest) -> HttpResponse:
         return _invitation_answer(request, invitation, token, here)
 
     user = request.user
-    signed_in = user.is_authenticated
     organization = invitation.organization
-    is_member = signed_in and (
-        membership_role_cached(organization_id=organization.pk, user_id=user.pk) is not None
-    )
-    wrong_account = (
-        signed_in and not is_member and user.email.lower() != invitation.email.lower()  # type: ignore[union-attr]
-    )
+    is_member = wrong_account = False
+    if user.is_authenticated:
+        role = membership_role_cached(organization_id=organization.pk, user_id=user.pk)
+        is_member = role is not None
+        wrong_account = not is_member and user.email.lower() != invitation.email.lower()
     state = invitation.state
     inviter = invitation.invited_by
     context = {
@@ -486,7 +485,7 @@ def _invitation_answer(
     if not request.user.is_authenticated:
         return redirect(f"{reverse('account_login')}?{urlencode({'next': here})}")
     try:
-        services.invitation_accept(token=token, user=request.user)  # type: ignore[arg-type]
+        services.invitation_accept(token=token, user=request.user)
     except Conflict as exc:  # already a member: nothing to do but go there
         messages.info(request, exc.message)
         return redirect("org_dashboard", slug=organization.slug)

@@ -53,14 +53,14 @@ class Command(BaseCommand):
                 deleted_at=None,
                 defaults={"name": "Demo Organization", "created_by": users["admin@example.com"]},
             )
-            for email, role in (
+            for email, org_role in (
                 ("admin@example.com", OrgRole.OWNER),
                 ("user@example.com", OrgRole.MEMBER),
             ):
                 Membership.objects.get_or_create(
                     organization=org,
                     user=users[email],
-                    defaults={"role": role, "joined_at": timezone.now()},
+                    defaults={"role": org_role, "joined_at": timezone.now()},
                 )
             # The demo's name on pages and in emails, unless staff have already named the site.
             if not SystemSetting.objects.filter(key="site_name", is_customized=True).exists():
