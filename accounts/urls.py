@@ -1,32 +1,43 @@
+"""Accounts API routes (contract §2, §3): the collections and the verbs under a resource's path
+on one router (no trailing slash; `path()` converters, as in the rest of the URLconf); the
+singletons (`auth/me`), a collection answering DELETE and the OAuth links, whose list and items
+live at different prefixes, mapped explicitly; the sign-in steps, the email link and the OAuth
+redirects are plain views (docs/architecture.md, "Viewset conventions"). The /users/me profile
+routes are still plain views."""
+
 from __future__ import annotations
 
 from django.urls import include, path
+from rest_framework.routers import SimpleRouter
 
 from accounts.auth import api
 from accounts.profile import api as me_api
 
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("auth/register", api.RegistrationViewSet, basename="auth-register")
+router.register("auth/verify-email", api.EmailVerificationViewSet, basename="auth-verify-email")
+router.register("auth/reset-password", api.PasswordResetViewSet, basename="auth-reset-password")
+router.register("users/me/2fa", api.TwoFactorViewSet, basename="me-2fa")
+router.register("users/me/login-history", api.LoginHistoryViewSet, basename="me-login-history")
+
+sessions = api.SessionViewSet.as_view
+oauth = api.OAuthViewSet.as_view
+
 urlpatterns = [
-    path("auth/register", api.RegisterView.as_view(), name="auth-register"),
     path("auth/login", api.LoginView.as_view(), name="auth-login"),
     path("auth/token", api.TokenView.as_view(), name="auth-token"),
     path("auth/refresh", api.RefreshView.as_view(), name="auth-refresh"),
     path("auth/token/refresh", api.TokenRefreshView.as_view(), name="auth-token-refresh"),
     path("auth/logout", api.LogoutView.as_view(), name="auth-logout"),
-    path("auth/me", api.MeView.as_view(), name="auth-me"),
+    path("auth/me", api.MeViewSet.as_view({"get": "retrieve"}), name="auth-me"),
     path("auth/verify-email", api.VerifyEmailView.as_view(), name="auth-verify-email"),
+    # Before `auth/oauth/<str:provider>`, which would take "providers" for a provider.
+    path("auth/oauth/providers", oauth({"get": "providers"}), name="auth-oauth-providers"),
     path(
-        "auth/verify-email/resend",
-        api.VerifyEmailResendView.as_view(),
-        name="auth-verify-email-resend",
+        "auth/oauth/<str:provider>",
+        oauth({"get": "start", "delete": "destroy"}),
+        name="auth-oauth-start",
     ),
-    path("auth/reset-password", api.ResetPasswordView.as_view(), name="auth-reset-password"),
-    path(
-        "auth/reset-password/confirm",
-        api.ResetPasswordConfirmView.as_view(),
-        name="auth-reset-password-confirm",
-    ),
-    path("auth/oauth/providers", api.OAuthProvidersView.as_view(), name="auth-oauth-providers"),
-    path("auth/oauth/<str:provider>", api.OAuthStartView.as_view(), name="auth-oauth-start"),
     path(
         "auth/oauth/<str:provider>/callback",
         api.OAuthCallbackView.as_view(),
@@ -60,14 +71,13 @@ urlpatterns = [
     ),
     path("users/me/activity", me_api.ActivityView.as_view(), name="me-activity"),
     path("users/<int:user_id>/avatar", me_api.UserAvatarView.as_view(), name="user-avatar"),
-    path("users/me/sessions", api.SessionListView.as_view(), name="me-sessions"),
-    path("users/me/sessions/<int:session_id>", api.SessionDetailView.as_view(), name="me-session"),
-    path("users/me/2fa/status", api.TwoFactorStatusView.as_view(), name="me-2fa-status"),
-    path("users/me/2fa/setup", api.TwoFactorSetupView.as_view(), name="me-2fa-setup"),
-    path("users/me/2fa/verify", api.TwoFactorVerifyView.as_view(), name="me-2fa-verify"),
-    path("users/me/2fa/disable", api.TwoFactorDisableView.as_view(), name="me-2fa-disable"),
-    path("users/me/2fa/backup-codes", api.BackupCodesView.as_view(), name="me-2fa-backup-codes"),
-    path("users/me/login-history", api.LoginHistoryView.as_view(), name="me-login-history"),
+    path(
+        "users/me/sessions",
+        sessions({"get": "list", "delete": "revoke_others"}),
+        name="me-sessions",
+    ),
+    path("users/me/sessions/<int:session_id>", sessions({"delete": "destroy"}), name="me-session"),
+    *router.urls,
     # Privacy (GDPR export, deletion) and staff routes live in their own URL modules.
     path("", include("accounts.privacy.urls")),
     path("", include("accounts.staff.urls")),

@@ -8,11 +8,14 @@ from django.conf import settings
 from django.http import HttpResponseBase, HttpResponseRedirect
 from django.middleware.csrf import rotate_token
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.decorators import action
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
 
 from accounts.auth import oauth, services, sessions, two_factor, verification
 from accounts.auth.authentication import presented_token
@@ -44,6 +47,7 @@ from config.errors import DomainError, Unauthorized, ValidationFailed
 from config.net import request_client_ip
 from config.pagination import bool_param, paginate_page
 from config.responses import envelope
+from config.viewsets import validated
 from security.serializers import MessageOutput
 
 
@@ -70,13 +74,27 @@ def token_response(sign_in: sessions.SignIn) -> Response:
     )
 
 
+# The sign-in steps (login, token, refresh, token refresh, logout), the email link (verify-email)
+# and the OAuth redirects stay plain views: they are steps of a sign-in, not resources. The rest
+# is one viewset per resource (docs/architecture.md, "Viewset conventions"). Viewsets carry no
+# class docstrings: drf-spectacular would publish them as the description of every operation.
+
+
 class PublicView(APIView):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
 
+class PublicViewSet(GenericViewSet):
+    authentication_classes: list[Any] = []
+    permission_classes = [AllowAny]
+
+
+# POST /auth/register: a new account, signed in.
 @extend_schema(tags=["auth"])
-class RegisterView(PublicView):
+class RegistrationViewSet(PublicViewSet):
+    serializer_class = RegisterInput
+
     @extend_schema(
         operation_id="auth_register",
         request=RegisterInput,
@@ -86,11 +104,9 @@ class RegisterView(PublicView):
             409: OpenApiResponse(description="email: An account with this email already exists"),
         },
     )
-    def post(self, request: Request) -> Response:
-        data = RegisterInput(data=request.data)
-        data.is_valid(raise_exception=True)
+    def create(self, request: Request) -> Response:
         sign_in = services.user_register(
-            **data.validated_data, meta=sessions.RequestMeta.of(request)
+            **validated(self, request.data), meta=sessions.RequestMeta.of(request)
         )
         rotate_token(request._request)
         return auth_response(sign_in, status=201)
@@ -192,21 +208,25 @@ def current_session_id(request: Request) -> int | None:
     return claims.get("sid") if claims else None
 
 
+# GET /auth/me: the signed-in user (a singleton, mapped explicitly in accounts/urls.py).
 @extend_schema(tags=["auth"])
-class MeView(APIView):
+class MeViewSet(GenericViewSet):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="auth_me", responses={200: UserEnvelopeOutput})
-    def get(self, request: Request) -> Response:
+    def retrieve(self, request: Request) -> Response:
         return envelope("User retrieved successfully", user_data(request.user))
 
 
+# The signed-in user's sessions: GET/DELETE /users/me/sessions (list; revoke the others) and
+# DELETE /users/me/sessions/{session_id}. A DELETE on a collection fits no router route: the
+# two paths are mapped explicitly in accounts/urls.py.
 @extend_schema(tags=["account: sessions"])
-class SessionListView(APIView):
+class SessionViewSet(GenericViewSet):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="me_sessions", responses={200: SessionOutput(many=True)})
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         sessions = selectors.session_list_active(user=request.user)
         return Response(
             SessionOutput(
@@ -215,19 +235,14 @@ class SessionListView(APIView):
         )
 
     @extend_schema(operation_id="me_sessions_revoke_others", responses={200: MessageOutput})
-    def delete(self, request: Request) -> Response:
+    def revoke_others(self, request: Request) -> Response:
         revoked = sessions.sessions_revoke_all(
             user=request.user, except_session_id=current_session_id(request)
         )
         return envelope("Other sessions revoked", {"revoked": revoked})
 
-
-@extend_schema(tags=["account: sessions"])
-class SessionDetailView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(operation_id="me_session_revoke", responses={200: MessageOutput})
-    def delete(self, request: Request, session_id: int) -> Response:
+    def destroy(self, request: Request, session_id: int) -> Response:
         sessions.session_revoke(user=request.user, session_id=session_id)
         response = envelope("Session revoked")
         if session_id == current_session_id(request):
@@ -235,8 +250,9 @@ class SessionDetailView(APIView):
         return response
 
 
+# GET /users/me/login-history: one page of the signed-in user's sign-ins.
 @extend_schema(tags=["account: sessions"])
-class LoginHistoryView(APIView):
+class LoginHistoryViewSet(GenericViewSet):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -244,7 +260,7 @@ class LoginHistoryView(APIView):
         parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
         responses={200: LoginHistoryPage},
     )
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         page = paginate_page(request, selectors.login_history_list(user=request.user))
         return Response(page.as_dict("history", LoginHistoryOutput(page.items, many=True).data))
 
@@ -264,54 +280,52 @@ class VerifyEmailView(PublicView):
         return envelope("Email verified successfully")
 
 
+# POST /auth/verify-email/resend (the link itself, GET /auth/verify-email, is a plain view).
 @extend_schema(tags=["auth"])
-class VerifyEmailResendView(APIView):
-    """Pub+: signed in, resends to the account's own address; else to `email`, silently."""
-
+class EmailVerificationViewSet(GenericViewSet):
     permission_classes = [AllowAny]
+    serializer_class = EmailInput
 
     @extend_schema(
         operation_id="auth_verify_email_resend",
         request=OptionalEmailInput,
         responses={200: MessageOutput},
     )
-    def post(self, request: Request) -> Response:
+    @action(detail=False, methods=["post"])
+    def resend(self, request: Request) -> Response:
+        """Pub+: signed in, resends to the account's own address; else to `email`, silently."""
         message = "If the account exists and is not verified, a verification email has been sent"
         if request.user.is_authenticated:
             verification.email_verification_send(user=request.user)
             return envelope(message)
-        data = EmailInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        verification.email_verification_resend(email=data.validated_data["email"])
+        verification.email_verification_resend(email=validated(self, request.data)["email"])
         return envelope(message)
 
 
+# POST /auth/reset-password (a link by email) and /auth/reset-password/confirm (a new password).
 @extend_schema(tags=["auth"])
-class ResetPasswordView(PublicView):
+class PasswordResetViewSet(PublicViewSet):
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return {"create": EmailInput, "confirm": ResetConfirmInput}[self.action]
+
     @extend_schema(
         operation_id="auth_reset_password", request=EmailInput, responses={200: MessageOutput}
     )
-    def post(self, request: Request) -> Response:
-        data = EmailInput(data=request.data)
-        data.is_valid(raise_exception=True)
+    def create(self, request: Request) -> Response:
         verification.password_reset_request(
-            email=data.validated_data["email"], ip=request_client_ip(request) or ""
+            email=validated(self, request.data)["email"], ip=request_client_ip(request) or ""
         )
         return envelope("If the email exists, a password reset link has been sent")
 
-
-@extend_schema(tags=["auth"])
-class ResetPasswordConfirmView(PublicView):
     @extend_schema(
         operation_id="auth_reset_password_confirm",
         request=ResetConfirmInput,
         responses={200: MessageOutput},
     )
-    def post(self, request: Request) -> Response:
-        data = ResetConfirmInput(data=request.data)
-        data.is_valid(raise_exception=True)
+    @action(detail=False, methods=["post"])
+    def confirm(self, request: Request) -> Response:
         verification.password_reset_confirm(
-            **data.validated_data, ip=request_client_ip(request) or ""
+            **validated(self, request.data), ip=request_client_ip(request) or ""
         )
         return envelope("Password has been reset successfully")
 
@@ -319,18 +333,21 @@ class ResetPasswordConfirmView(PublicView):
 # --- Two-factor (contract §3.4) ----------------------------------------------------------------
 
 
+# /users/me/2fa/{status,setup,verify,disable,backup-codes}: the signed-in user's second factor.
 @extend_schema(tags=["account: 2fa"])
-class TwoFactorStatusView(APIView):
+class TwoFactorViewSet(GenericViewSet):
+    permission_classes = [IsAuthenticated]
+    serializer_class = CodeInput
+
     @extend_schema(operation_id="me_2fa_status", responses={200: TwoFactorStatusOutput})
-    def get(self, request: Request) -> Response:
+    @action(detail=False, methods=["get"])
+    def status(self, request: Request) -> Response:
         status = two_factor.two_factor_status(user=request.user)
         return Response(TwoFactorStatusOutput(status).data)
 
-
-@extend_schema(tags=["account: 2fa"])
-class TwoFactorSetupView(APIView):
     @extend_schema(operation_id="me_2fa_setup", request=None, responses={200: TwoFactorSetupOutput})
-    def post(self, request: Request) -> Response:
+    @action(detail=False, methods=["post"], url_path="setup", url_name="setup")
+    def setup_start(self, request: Request) -> Response:  # not `setup`: Django's View.setup
         setup = two_factor.two_factor_setup(user=request.user)
         return Response(
             {
@@ -341,18 +358,14 @@ class TwoFactorSetupView(APIView):
             }
         )
 
-
-@extend_schema(tags=["account: 2fa"])
-class TwoFactorVerifyView(APIView):
     @extend_schema(
         operation_id="me_2fa_verify", request=CodeInput, responses={200: BackupCodesOutput}
     )
-    def post(self, request: Request) -> Response:
-        data = CodeInput(data=request.data)
-        data.is_valid(raise_exception=True)
+    @action(detail=False, methods=["post"])
+    def verify(self, request: Request) -> Response:
         codes = two_factor.two_factor_enable(
             user=request.user,
-            code=data.validated_data["code"],
+            code=validated(self, request.data)["code"],
             ip=request_client_ip(request) or "",
         )
         return Response(
@@ -363,31 +376,23 @@ class TwoFactorVerifyView(APIView):
             }
         )
 
-
-@extend_schema(tags=["account: 2fa"])
-class TwoFactorDisableView(APIView):
     @extend_schema(operation_id="me_2fa_disable", request=CodeInput, responses={200: MessageOutput})
-    def post(self, request: Request) -> Response:
-        data = CodeInput(data=request.data)
-        data.is_valid(raise_exception=True)
+    @action(detail=False, methods=["post"])
+    def disable(self, request: Request) -> Response:
         two_factor.two_factor_disable(
             user=request.user,
-            code=data.validated_data["code"],
+            code=validated(self, request.data)["code"],
             ip=request_client_ip(request) or "",
         )
         return envelope("Two-factor authentication disabled")
 
-
-@extend_schema(tags=["account: 2fa"])
-class BackupCodesView(APIView):
     @extend_schema(
         operation_id="me_2fa_backup_codes", request=CodeInput, responses={200: BackupCodesOutput}
     )
-    def post(self, request: Request) -> Response:
-        data = CodeInput(data=request.data)
-        data.is_valid(raise_exception=True)
+    @action(detail=False, methods=["post"], url_path="backup-codes")
+    def backup_codes(self, request: Request) -> Response:
         codes = two_factor.backup_codes_regenerate(
-            user=request.user, code=data.validated_data["code"]
+            user=request.user, code=validated(self, request.data)["code"]
         )
         return Response(
             {"backup_codes": codes, "message": "New backup codes generated; the old ones are void."}
@@ -397,10 +402,25 @@ class BackupCodesView(APIView):
 # --- OAuth (contract §2, §2.3) ---------------------------------------------------------------
 
 
+PROVIDER_PARAMETER = OpenApiParameter(
+    "provider", str, OpenApiParameter.PATH, enum=list(oauth.PROVIDERS)
+)
+
+
+# The caller's OAuth links: GET /auth/oauth/providers (the linked ones), GET /auth/oauth/{provider}
+# (start a sign-in or, with `?link=true`, a link) and DELETE /auth/oauth/{provider} (unlink).
+# The list and its items live at different prefixes: mapped explicitly in accounts/urls.py.
 @extend_schema(tags=["auth: oauth"])
-class OAuthProvidersView(APIView):
+class OAuthViewSet(GenericViewSet):
+    def get_permissions(self) -> list[BasePermission]:
+        # By route: `/auth/oauth/{provider}` is open (unlink answers 401 itself), also for the
+        # methods it does not serve (a 405 after the same check, as a plain view does).
+        if "start" in self.action_map.values():
+            return [AllowAny()]
+        return [IsAuthenticated()]
+
     @extend_schema(operation_id="auth_oauth_providers", responses={200: OAuthProvidersOutput})
-    def get(self, request: Request) -> Response:
+    def providers(self, request: Request) -> Response:
         accounts = oauth.oauth_accounts(user=request.user)
         return Response(
             {
@@ -415,24 +435,13 @@ class OAuthProvidersView(APIView):
             }
         )
 
-
-PROVIDER_PARAMETER = OpenApiParameter(
-    "provider", str, OpenApiParameter.PATH, enum=list(oauth.PROVIDERS)
-)
-
-
-@extend_schema(tags=["auth: oauth"], parameters=[PROVIDER_PARAMETER])
-class OAuthStartView(APIView):
-    """Pub+: the provider URL the browser should open (`?link=true`: connect to the caller)."""
-
-    permission_classes = [AllowAny]
-
     @extend_schema(
         operation_id="auth_oauth_start",
-        parameters=[OpenApiParameter("link", bool)],
+        parameters=[PROVIDER_PARAMETER, OpenApiParameter("link", bool)],
         responses={200: OAuthStartOutput},
     )
-    def get(self, request: Request, provider: str) -> Response:
+    def start(self, request: Request, provider: str) -> Response:
+        """Pub+: the provider URL the browser should open (`?link=true`: connect to the caller)."""
         link = bool_param(request, "link")
         if link and not request.user.is_authenticated:
             raise Unauthorized()
@@ -443,8 +452,13 @@ class OAuthStartView(APIView):
         )
         return Response({"url": start.url, "state": start.state})
 
-    @extend_schema(operation_id="auth_oauth_unlink", responses={200: MessageOutput})
-    def delete(self, request: Request, provider: str) -> Response:
+    @extend_schema(
+        operation_id="auth_oauth_unlink",
+        parameters=[PROVIDER_PARAMETER],
+        responses={200: MessageOutput},
+    )
+    def destroy(self, request: Request, provider: str) -> Response:
+        """Pub+: unlinks the provider from the caller's account (401 when signed out)."""
         if not request.user.is_authenticated:
             raise Unauthorized()
         oauth.oauth_account_unlink(user=request.user, provider=provider)

@@ -4,6 +4,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.core.avatars import avatar_url
@@ -169,6 +170,7 @@ class LoginHistoryOutput(DeviceOutputMixin, serializers.ModelSerializer):
         return obj.failure_reason or None
 
 
+@extend_schema_serializer(many=False)  # one page object, although a viewset's `list` answers it
 class LoginHistoryPage(serializers.Serializer):
     history = LoginHistoryOutput(many=True)
     count = serializers.IntegerField()
