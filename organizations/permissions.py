@@ -53,5 +53,5 @@ class OrgRolePermission(BasePermission):
         required = view.org_roles.get((request.method or "").lower(), OrgRole.OWNER)
         if not actor.at_least(required):
             raise Forbidden(f"This needs the {required} role in the organization")
-        request.org_actor = actor  # type: ignore[attr-defined]
+        request.org_actor = actor  # type: ignore[attr-defined]  # Keel's own request attribute
         return True

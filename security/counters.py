@@ -18,6 +18,7 @@ from typing import Protocol
 
 from django.conf import settings
 from django.core.cache import cache
+from redis import Redis
 from redis.exceptions import RedisError
 
 logger = logging.getLogger("keel.security")
@@ -75,7 +76,7 @@ class RedisCounters:
     """Fails open: when Redis is unreachable, requests are let through (and a warning logged)
     rather than turning every request into a 500."""
 
-    def _client_and_key(self, key: str) -> tuple[object, str]:
+    def _client_and_key(self, key: str) -> tuple[Redis, str]:
         from django_redis import get_redis_connection
 
         return get_redis_connection("default"), cache.make_key(key)
@@ -83,7 +84,7 @@ class RedisCounters:
     def incr_with_previous(self, key: str, previous_key: str, ttl: int) -> tuple[int, int]:
         try:
             client, full_key = self._client_and_key(key)
-            pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
+            pipe = client.pipeline(transaction=False)
             pipe.incr(full_key)
             pipe.expire(
                 full_key, ttl
@@ -98,7 +99,7 @@ class RedisCounters:
     def incr(self, key: str, ttl: int) -> int:
         try:
             client, full_key = self._client_and_key(key)
-            pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
+            pipe = client.pipeline(transaction=False)
             pipe.incr(full_key)
             pipe.expire(
                 full_key, ttl
@@ -111,7 +112,7 @@ class RedisCounters:
     def decr(self, key: str) -> None:
         try:
             client, full_key = self._client_and_key(key)
-            client.decr(full_key)  # type: ignore[attr-defined]
+            client.decr(full_key)
         except REDIS_ERRORS:
             _warn_unavailable()
 

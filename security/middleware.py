@@ -59,7 +59,7 @@ def _limited(request: HttpRequest, decision: Decision) -> HttpResponse:
 def _record(request: HttpRequest, decision: Decision) -> None:
     decisions = getattr(request, "_ratelimit_decisions", None)
     if decisions is None:
-        decisions = request._ratelimit_decisions = []  # type: ignore[attr-defined]
+        decisions = request._ratelimit_decisions = []  # type: ignore[attr-defined]  # Keel's own request attribute
     decisions.append(decision)
 
 

@@ -38,5 +38,5 @@ def request_principal(request: HttpRequest) -> Principal | None:
         principal = import_string(path)(request)
         if principal is not None:
             break
-    request._keel_principal = principal  # type: ignore[attr-defined]
+    request._keel_principal = principal  # type: ignore[attr-defined]  # Keel's own request attribute
     return principal

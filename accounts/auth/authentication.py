@@ -86,7 +86,7 @@ class JWTAuthentication(authentication.BaseAuthentication):
             raise TokenFailed(exc.code, exc.message) from None
         user = user_for_claims(claims)
         require_verified_email(request, user)
-        request._request.keel_token_claims = claims  # type: ignore[attr-defined]
+        request._request.keel_token_claims = claims  # type: ignore[attr-defined]  # Keel's own request attribute
         user_id_var.set(user.pk)
         if claims.get("original_user_id"):
             impersonator_id_var.set(claims["original_user_id"])
@@ -105,5 +105,5 @@ def jwt_principal(request: HttpRequest) -> Principal | None:
         claims = decode_access_token(token, check_blacklist=False)
     except DomainError:
         return None
-    request._keel_jwt_peeked = (token, claims)  # type: ignore[attr-defined]
+    request._keel_jwt_peeked = (token, claims)  # type: ignore[attr-defined]  # Keel's own request attribute
     return Principal(key=f"user:{claims['user_id']}", is_staff=claims.get("role") in STAFF_ROLES)

@@ -29,7 +29,7 @@ class PageImpersonationMiddleware:
                 claims = decode_access_token(token)
                 if claims.get("original_user_id"):
                     request.user = user_for_claims(claims)
-                    request.keel_token_claims = claims  # type: ignore[attr-defined]
+                    request.keel_token_claims = claims  # type: ignore[attr-defined]  # Keel's own request attribute
                     impersonator_id_var.set(claims["original_user_id"])
             except (DomainError, TokenFailed):
                 pass  # not (or no longer) impersonating: the session decides

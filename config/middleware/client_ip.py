@@ -18,7 +18,7 @@ class ClientIPMiddleware(Middleware):
             request.META.get("HTTP_X_FORWARDED_FOR"),
             settings.TRUSTED_PROXIES,
         )
-        request.client_ip = ip  # type: ignore[attr-defined]
+        request.client_ip = ip  # type: ignore[attr-defined]  # Keel's own request attribute
         token = client_ip_var.set(ip)
         ua_token = user_agent_var.set(request.META.get("HTTP_USER_AGENT", "")[:512])
         try:

@@ -11,7 +11,7 @@ class RequestIDMiddleware(Middleware):
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request_id = sanitize_request_id(request.headers.get("X-Request-ID"))
-        request.request_id = request_id  # type: ignore[attr-defined]
+        request.request_id = request_id  # type: ignore[attr-defined]  # Keel's own request attribute
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)
