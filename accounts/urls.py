@@ -1,9 +1,8 @@
 """Accounts API routes (contract §2, §3): the collections and the verbs under a resource's path
 on one router (no trailing slash; `path()` converters, as in the rest of the URLconf); the
-singletons (`auth/me`), a collection answering DELETE and the OAuth links, whose list and items
-live at different prefixes, mapped explicitly; the sign-in steps, the email link and the OAuth
-redirects are plain views (docs/architecture.md, "Viewset conventions"). The /users/me profile
-routes are still plain views."""
+singletons (`auth/me`, `users/me`, …), a collection answering DELETE and the OAuth links, whose
+list and items live at different prefixes, mapped explicitly; the sign-in steps, the email link
+and the OAuth redirects are plain views (docs/architecture.md, "Viewset conventions")."""
 
 from __future__ import annotations
 
@@ -19,7 +18,12 @@ router.register("auth/verify-email", api.EmailVerificationViewSet, basename="aut
 router.register("auth/reset-password", api.PasswordResetViewSet, basename="auth-reset-password")
 router.register("users/me/2fa", api.TwoFactorViewSet, basename="me-2fa")
 router.register("users/me/login-history", api.LoginHistoryViewSet, basename="me-login-history")
+router.register(
+    "users/me/connected-accounts", me_api.ConnectedAccountViewSet, basename="me-connected-account"
+)
+router.register("users/me/activity", me_api.ActivityViewSet, basename="me-activity")
 
+profile = me_api.ProfileViewSet.as_view
 sessions = api.SessionViewSet.as_view
 oauth = api.OAuthViewSet.as_view
 
@@ -55,22 +59,27 @@ urlpatterns = [
         {"provider": "github"},
         name="auth-oauth-navigate-github",
     ),
-    path("users/me", me_api.MeView.as_view(), name="me"),
-    path("users/me/preferences", me_api.PreferencesView.as_view(), name="me-preferences"),
-    path("users/me/password", me_api.PasswordView.as_view(), name="me-password"),
-    path("users/me/avatar", me_api.AvatarView.as_view(), name="me-avatar"),
     path(
-        "users/me/connected-accounts",
-        me_api.ConnectedAccountsView.as_view(),
-        name="me-connected-accounts",
+        "users/me",
+        profile({"get": "retrieve", "put": "update", "patch": "partial_update"}),
+        name="me",
     ),
     path(
-        "users/me/connected-accounts/<str:provider>",
-        me_api.ConnectedAccountDetailView.as_view(),
-        name="me-connected-account",
+        "users/me/preferences",
+        me_api.PreferencesViewSet.as_view({"get": "retrieve", "put": "update"}),
+        name="me-preferences",
     ),
-    path("users/me/activity", me_api.ActivityView.as_view(), name="me-activity"),
-    path("users/<int:user_id>/avatar", me_api.UserAvatarView.as_view(), name="user-avatar"),
+    path("users/me/password", profile({"put": "password"}), name="me-password"),
+    path(
+        "users/me/avatar",
+        me_api.AvatarViewSet.as_view({"post": "create", "delete": "destroy"}),
+        name="me-avatar",
+    ),
+    path(
+        "users/<int:user_id>/avatar",
+        me_api.UserAvatarViewSet.as_view({"get": "retrieve"}),
+        name="user-avatar",
+    ),
     path(
         "users/me/sessions",
         sessions({"get": "list", "delete": "revoke_others"}),

@@ -15,7 +15,8 @@ from rest_framework.parsers import BaseParser
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.serializers import BaseSerializer
+from rest_framework.viewsets import GenericViewSet
 
 from accounts.auth import oauth
 from accounts.auth.api import PROVIDER_PARAMETER, current_session_id
@@ -36,6 +37,7 @@ from config.errors import BadRequest, NotFound
 from config.net import request_client_ip
 from config.pagination import int_param
 from config.responses import envelope
+from config.viewsets import validated
 from security.serializers import MessageOutput
 
 PROFILE_RESPONSES = {
@@ -44,30 +46,57 @@ PROFILE_RESPONSES = {
 }
 
 
+# Viewsets carry no class docstrings: drf-spectacular would publish them as the description of
+# every operation. The /users/me paths are singletons, which no router route fits: they are
+# mapped explicitly in accounts/urls.py; the collections under them are on its router.
+
+
+# GET/PUT/PATCH /users/me (the profile) and PUT /users/me/password.
 @extend_schema(tags=["account"])
-class MeView(APIView):
+class ProfileViewSet(GenericViewSet):
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return {
+            "update": ProfileInput,
+            "partial_update": ProfileInput,
+            "password": PasswordChangeInput,
+        }[self.action]
+
     @extend_schema(operation_id="me_get", responses={200: UserEnvelopeOutput})
-    def get(self, request: Request) -> Response:
+    def retrieve(self, request: Request) -> Response:
         return envelope("User retrieved successfully", user_data(request.user))
 
     @extend_schema(operation_id="me_update", request=ProfileInput, responses=PROFILE_RESPONSES)
-    def put(self, request: Request) -> Response:
-        data = ProfileInput(data=request.data, partial=True)
-        data.is_valid(raise_exception=True)
-        user = profile.user_profile_update(user=request.user, data=data.validated_data)
+    def update(self, request: Request) -> Response:
+        # Any subset of the fields, as for PATCH (every field of ProfileInput is optional).
+        user = profile.user_profile_update(user=request.user, data=validated(self, request.data))
         return envelope("Profile updated successfully", user_data(user))
 
     @extend_schema(
         operation_id="me_partial_update", request=ProfileInput, responses=PROFILE_RESPONSES
     )
-    def patch(self, request: Request) -> Response:
-        return self.put(request)
+    def partial_update(self, request: Request) -> Response:
+        return self.update(request)
+
+    @extend_schema(
+        operation_id="me_password", request=PasswordChangeInput, responses={200: MessageOutput}
+    )
+    def password(self, request: Request) -> Response:
+        profile.password_change(
+            user=request.user,
+            **validated(self, request.data),
+            keep_session_id=current_session_id(request),
+            ip=request_client_ip(request) or "",
+        )
+        return envelope("Password changed successfully")
 
 
+# GET/PUT /users/me/preferences.
 @extend_schema(tags=["account"])
-class PreferencesView(APIView):
+class PreferencesViewSet(GenericViewSet):
+    serializer_class = PreferencesInput
+
     @extend_schema(operation_id="me_preferences", responses={200: PreferencesOutput})
-    def get(self, request: Request) -> Response:
+    def retrieve(self, request: Request) -> Response:
         return Response(PreferencesOutput(profile.preferences_get(user=request.user)).data)
 
     @extend_schema(
@@ -75,28 +104,9 @@ class PreferencesView(APIView):
         request=PreferencesInput,
         responses={200: PreferencesOutput},
     )
-    def put(self, request: Request) -> Response:
-        data = PreferencesInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        prefs = profile.preferences_update(user=request.user, data=data.validated_data)
+    def update(self, request: Request) -> Response:
+        prefs = profile.preferences_update(user=request.user, data=validated(self, request.data))
         return Response(PreferencesOutput(prefs).data)
-
-
-@extend_schema(tags=["account"])
-class PasswordView(APIView):
-    @extend_schema(
-        operation_id="me_password", request=PasswordChangeInput, responses={200: MessageOutput}
-    )
-    def put(self, request: Request) -> Response:
-        data = PasswordChangeInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        profile.password_change(
-            user=request.user,
-            **data.validated_data,
-            keep_session_id=current_session_id(request),
-            ip=request_client_ip(request) or "",
-        )
-        return envelope("Password changed successfully")
 
 
 class AnyBodyParser(BaseParser):
@@ -140,8 +150,9 @@ def _uploaded_bytes(request: Request) -> bytes:
     raise BadRequest("avatar: Send the image as multipart `avatar` or as an image/* body")
 
 
+# POST/DELETE /users/me/avatar: the signed-in user's picture.
 @extend_schema(tags=["account"])
-class AvatarView(APIView):
+class AvatarViewSet(GenericViewSet):
     parser_classes = [AnyBodyParser]
 
     @extend_schema(
@@ -149,20 +160,19 @@ class AvatarView(APIView):
         request={"multipart/form-data": AVATAR_UPLOAD_SCHEMA},
         responses={200: AvatarEnvelopeOutput},
     )
-    def post(self, request: Request) -> Response:
+    def create(self, request: Request) -> Response:
         url = profile.avatar_set(user=request.user, content=_uploaded_bytes(request))
         return envelope("Avatar updated successfully", {"avatar_url": url})
 
     @extend_schema(operation_id="me_avatar_delete", responses={200: MessageOutput})
-    def delete(self, request: Request) -> Response:
+    def destroy(self, request: Request) -> Response:
         profile.avatar_delete(user=request.user)
         return envelope("Avatar removed")
 
 
+# GET /users/{user_id}/avatar: anyone may fetch a user's picture.
 @extend_schema(tags=["users"])
-class UserAvatarView(APIView):
-    """Pub: a user's avatar picture (the re-encoded PNG), cacheable for a day."""
-
+class UserAvatarViewSet(GenericViewSet):
     authentication_classes: list[Any] = []
     permission_classes = [AllowAny]
 
@@ -171,7 +181,8 @@ class UserAvatarView(APIView):
         parameters=[OpenApiParameter("v", str)],
         responses={(200, "image/png"): bytes},
     )
-    def get(self, request: Request, user_id: int) -> HttpResponseBase:
+    def retrieve(self, request: Request, user_id: int) -> HttpResponseBase:
+        """Pub: a user's avatar picture (the re-encoded PNG), cacheable for a day."""
         path = User.objects.alive().filter(pk=user_id).values_list("avatar", flat=True).first()
         if not path or not default_storage.exists(path):
             raise NotFound("Avatar not found")
@@ -181,12 +192,16 @@ class UserAvatarView(APIView):
         return response
 
 
+# GET /users/me/connected-accounts and DELETE /users/me/connected-accounts/{provider}.
 @extend_schema(tags=["account"])
-class ConnectedAccountsView(APIView):
+class ConnectedAccountViewSet(GenericViewSet):
+    lookup_field = "provider"
+    lookup_value_converter = "str"
+
     @extend_schema(
         operation_id="me_connected_accounts", responses={200: ConnectedAccountOutput(many=True)}
     )
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         accounts = oauth.oauth_accounts(user=request.user)
         return Response(
             [
@@ -200,23 +215,25 @@ class ConnectedAccountsView(APIView):
             ]
         )
 
-
-@extend_schema(tags=["account"], parameters=[PROVIDER_PARAMETER])
-class ConnectedAccountDetailView(APIView):
-    @extend_schema(operation_id="me_connected_account_unlink", responses={200: MessageOutput})
-    def delete(self, request: Request, provider: str) -> Response:
+    @extend_schema(
+        operation_id="me_connected_account_unlink",
+        parameters=[PROVIDER_PARAMETER],
+        responses={200: MessageOutput},
+    )
+    def destroy(self, request: Request, provider: str) -> Response:
         oauth.oauth_account_unlink(user=request.user, provider=provider)
         return envelope(f"{provider.title()} account disconnected")
 
 
+# GET /users/me/activity: the signed-in user's latest audit entries.
 @extend_schema(tags=["account"])
-class ActivityView(APIView):
+class ActivityViewSet(GenericViewSet):
     @extend_schema(
         operation_id="me_activity",
         parameters=[OpenApiParameter("limit", int)],
         responses={200: ActivityPage},
     )
-    def get(self, request: Request) -> Response:
+    def list(self, request: Request) -> Response:
         limit = int_param(request, "limit", default=10, minimum=1, maximum=50)
         entries, total = selectors.activity_list(user=request.user, limit=limit)
         activities = [_activity(e) for e in entries]

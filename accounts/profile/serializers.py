@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.core.validators import NewPasswordField
@@ -85,6 +85,7 @@ class ActivityOutput(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(many=False)  # one page object, although a viewset's `list` answers it
 class ActivityPage(serializers.Serializer):
     activities = ActivityOutput(many=True)
     count = serializers.IntegerField()
