@@ -9,7 +9,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.viewsets import GenericViewSet
 
 from accounts.privacy import services as privacy
 from accounts.privacy.serializers import (
@@ -22,31 +22,15 @@ from accounts.privacy.serializers import (
 )
 from config.errors import NotFound
 from config.responses import envelope
+from config.viewsets import validated
 from security.serializers import MessageOutput
 
 CANCELLED = "Account deletion has been cancelled"
 
 
-@extend_schema(tags=["account: privacy"])
-class DataExportView(APIView):
-    @extend_schema(
-        operation_id="me_export_request",
-        request=None,
-        responses={200: DataExportEnvelopeOutput},
-    )
-    def post(self, request: Request) -> Response:
-        export = privacy.data_export_request(user=request.user)
-        return envelope(
-            "Data export requested. You will get an email when it is ready.",
-            DataExportOutput(export).data,
-        )
-
-    @extend_schema(operation_id="me_export_status", responses={200: DataExportOutput})
-    def get(self, request: Request) -> Response:
-        export = privacy.data_export_latest(user=request.user)
-        if export is None:
-            raise NotFound("No data export found")
-        return Response(DataExportOutput(export).data)
+# Viewsets carry no class docstrings: drf-spectacular would publish them as the description of
+# every operation. Both resources are singletons of the signed-in user, which no router route
+# fits: they are mapped explicitly in accounts/privacy/urls.py.
 
 
 class AnyAcceptNegotiation(BaseContentNegotiation):
@@ -61,9 +45,34 @@ class AnyAcceptNegotiation(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
+# POST/GET /users/me/export (request one; the latest) and GET /users/me/export/download.
 @extend_schema(tags=["account: privacy"])
-class DataExportDownloadView(APIView):
-    content_negotiation_class = AnyAcceptNegotiation
+class DataExportViewSet(GenericViewSet):
+    def get_content_negotiator(self) -> BaseContentNegotiation:
+        # By route (the negotiator is chosen before the action is known): the download's
+        # answers a ZIP whatever the client accepts, for every method; the others negotiate.
+        if "download" in self.action_map.values():
+            return AnyAcceptNegotiation()
+        return super().get_content_negotiator()
+
+    @extend_schema(
+        operation_id="me_export_request",
+        request=None,
+        responses={200: DataExportEnvelopeOutput},
+    )
+    def create(self, request: Request) -> Response:
+        export = privacy.data_export_request(user=request.user)
+        return envelope(
+            "Data export requested. You will get an email when it is ready.",
+            DataExportOutput(export).data,
+        )
+
+    @extend_schema(operation_id="me_export_status", responses={200: DataExportOutput})
+    def retrieve(self, request: Request) -> Response:
+        export = privacy.data_export_latest(user=request.user)
+        if export is None:
+            raise NotFound("No data export found")
+        return Response(DataExportOutput(export).data)
 
     @extend_schema(
         operation_id="me_export_download",
@@ -73,7 +82,7 @@ class DataExportDownloadView(APIView):
             )
         },
     )
-    def get(self, request: Request) -> HttpResponseBase:
+    def download(self, request: Request) -> HttpResponseBase:
         _export, handle = privacy.data_export_open(user=request.user)
         response = FileResponse(
             handle,
@@ -86,21 +95,23 @@ class DataExportDownloadView(APIView):
         return response
 
 
+# POST/GET/DELETE /users/me/delete (request; status; cancel) and POST /users/me/delete/cancel.
 @extend_schema(tags=["account: privacy"])
-class AccountDeletionView(APIView):
+class AccountDeletionViewSet(GenericViewSet):
+    serializer_class = DeletionRequestInput
+
     @extend_schema(
         operation_id="me_delete_request",
         request=DeletionRequestInput,
         responses={200: DeletionEnvelopeOutput},
     )
-    def post(self, request: Request) -> Response:
-        data = DeletionRequestInput(data=request.data)
-        data.is_valid(raise_exception=True)
+    def create(self, request: Request) -> Response:
+        data = validated(self, request.data)
         status = privacy.account_deletion_request(
             user=request.user,
-            password=data.validated_data.get("password"),
-            confirmation=data.validated_data.get("confirmation"),
-            reason=data.validated_data.get("reason") or "",
+            password=data.get("password"),
+            confirmation=data.get("confirmation"),
+            reason=data.get("reason") or "",
         )
         return envelope(
             f"Your account is scheduled for deletion on {status.scheduled_for:%Y-%m-%d}",
@@ -108,20 +119,17 @@ class AccountDeletionView(APIView):
         )
 
     @extend_schema(operation_id="me_delete_status", responses={200: DeletionStatusOutput})
-    def get(self, request: Request) -> Response:
+    def retrieve(self, request: Request) -> Response:
         return Response(deletion_status_data(privacy.account_deletion_status(user=request.user)))
 
     @extend_schema(operation_id="me_delete_cancel", responses={200: MessageOutput})
-    def delete(self, request: Request) -> Response:
+    def destroy(self, request: Request) -> Response:
         privacy.account_deletion_cancel(user=request.user)
         return envelope(CANCELLED)
 
-
-@extend_schema(tags=["account: privacy"])
-class AccountDeletionCancelView(APIView):
     @extend_schema(
         operation_id="me_delete_cancel_post", request=None, responses={200: MessageOutput}
     )
-    def post(self, request: Request) -> Response:
+    def cancel(self, request: Request) -> Response:
         privacy.account_deletion_cancel(user=request.user)
         return envelope(CANCELLED)

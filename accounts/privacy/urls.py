@@ -1,4 +1,5 @@
-"""GDPR export and account deletion (contract §3.6-3.8)."""
+"""GDPR export and account deletion (contract §3.6-3.8): singletons of the signed-in user, which
+no router route fits, so each path is mapped explicitly to its viewset's actions."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ from django.urls import URLPattern, path
 
 from accounts.privacy import api as privacy_api
 
+export = privacy_api.DataExportViewSet.as_view
+deletion = privacy_api.AccountDeletionViewSet.as_view
+
 urlpatterns: list[URLPattern] = [
-    path("users/me/export", privacy_api.DataExportView.as_view(), name="me-export"),
+    path("users/me/export", export({"post": "create", "get": "retrieve"}), name="me-export"),
+    path("users/me/export/download", export({"get": "download"}), name="me-export-download"),
     path(
-        "users/me/export/download",
-        privacy_api.DataExportDownloadView.as_view(),
-        name="me-export-download",
+        "users/me/delete",
+        deletion({"post": "create", "get": "retrieve", "delete": "destroy"}),
+        name="me-delete",
     ),
-    path("users/me/delete", privacy_api.AccountDeletionView.as_view(), name="me-delete"),
-    path(
-        "users/me/delete/cancel",
-        privacy_api.AccountDeletionCancelView.as_view(),
-        name="me-delete-cancel",
-    ),
+    path("users/me/delete/cancel", deletion({"post": "cancel"}), name="me-delete-cancel"),
 ]
