@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 STATUSES = ["healthy", "degraded", "unhealthy"]
@@ -51,3 +52,20 @@ class LivenessSerializer(serializers.Serializer):
 class CsrfTokenSerializer(serializers.Serializer):
     csrf_token = serializers.CharField()
     expires_in = serializers.CharField(help_text="Seconds, as a string (Go compatibility)")
+
+
+def envelope_of(inner: type[serializers.Serializer], name: str, many: bool = False) -> type:
+    """The E shape `{success, message, data}` around a documented object (OpenAPI only).
+
+    Always one object, also around a list (`many=False` tells drf-spectacular so, which would
+    otherwise document the response of a viewset's `list` action as an array)."""
+    envelope = type(
+        name,
+        (serializers.Serializer,),
+        {
+            "success": serializers.BooleanField(),
+            "message": serializers.CharField(),
+            "data": inner(many=many),
+        },
+    )
+    return extend_schema_serializer(many=False)(envelope)

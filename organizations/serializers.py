@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.auth.serializers import iso
+from config.serializers import envelope_of
 from organizations.models import Invitation, Membership, Organization, OrgAPIKey, OrgRole
 
 
@@ -102,23 +103,6 @@ class APIKeyOutput(serializers.Serializer):
     last_used_at = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)
     key = serializers.CharField(required=False, help_text="only in the create response")
-
-
-def envelope_of(inner: type[serializers.Serializer], name: str, many: bool = False) -> type:
-    """The E shape `{success, message, data}` around a documented object (OpenAPI only).
-
-    Always one object, also around a list (`many=False` tells drf-spectacular so, which would
-    otherwise document the response of a viewset's `list` action as an array)."""
-    envelope = type(
-        name,
-        (serializers.Serializer,),
-        {
-            "success": serializers.BooleanField(),
-            "message": serializers.CharField(),
-            "data": inner(many=many),
-        },
-    )
-    return extend_schema_serializer(many=False)(envelope)
 
 
 class MessageDataOutput(serializers.Serializer):

@@ -43,6 +43,7 @@ from accounts.auth.serializers import (
     user_data,
 )
 from accounts.core import selectors
+from accounts.core.requests import AuthenticatedRequest
 from config.errors import DomainError, Unauthorized, ValidationFailed
 from config.net import request_client_ip
 from config.pagination import bool_param, paginate_page
@@ -214,7 +215,7 @@ class MeViewSet(GenericViewSet):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="auth_me", responses={200: UserEnvelopeOutput})
-    def retrieve(self, request: Request) -> Response:
+    def retrieve(self, request: AuthenticatedRequest) -> Response:
         return envelope("User retrieved successfully", user_data(request.user))
 
 
@@ -226,7 +227,7 @@ class SessionViewSet(GenericViewSet):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(operation_id="me_sessions", responses={200: SessionOutput(many=True)})
-    def list(self, request: Request) -> Response:
+    def list(self, request: AuthenticatedRequest) -> Response:
         sessions = selectors.session_list_active(user=request.user)
         return Response(
             SessionOutput(
@@ -235,14 +236,14 @@ class SessionViewSet(GenericViewSet):
         )
 
     @extend_schema(operation_id="me_sessions_revoke_others", responses={200: MessageOutput})
-    def revoke_others(self, request: Request) -> Response:
+    def revoke_others(self, request: AuthenticatedRequest) -> Response:
         revoked = sessions.sessions_revoke_all(
             user=request.user, except_session_id=current_session_id(request)
         )
         return envelope("Other sessions revoked", {"revoked": revoked})
 
     @extend_schema(operation_id="me_session_revoke", responses={200: MessageOutput})
-    def destroy(self, request: Request, session_id: int) -> Response:
+    def destroy(self, request: AuthenticatedRequest, session_id: int) -> Response:
         sessions.session_revoke(user=request.user, session_id=session_id)
         response = envelope("Session revoked")
         if session_id == current_session_id(request):
@@ -260,9 +261,9 @@ class LoginHistoryViewSet(GenericViewSet):
         parameters=[OpenApiParameter("page", int), OpenApiParameter("limit", int)],
         responses={200: LoginHistoryPage},
     )
-    def list(self, request: Request) -> Response:
+    def list(self, request: AuthenticatedRequest) -> Response:
         page = paginate_page(request, selectors.login_history_list(user=request.user))
-        return Response(page.as_dict("history", LoginHistoryOutput(page.items, many=True).data))
+        return Response(page.render("history", LoginHistoryOutput))
 
 
 # --- Email verification and password reset (contract §2) ----------------------------------------
@@ -341,13 +342,14 @@ class TwoFactorViewSet(GenericViewSet):
 
     @extend_schema(operation_id="me_2fa_status", responses={200: TwoFactorStatusOutput})
     @action(detail=False, methods=["get"])
-    def status(self, request: Request) -> Response:
+    def status(self, request: AuthenticatedRequest) -> Response:
         status = two_factor.two_factor_status(user=request.user)
         return Response(TwoFactorStatusOutput(status).data)
 
     @extend_schema(operation_id="me_2fa_setup", request=None, responses={200: TwoFactorSetupOutput})
     @action(detail=False, methods=["post"], url_path="setup", url_name="setup")
-    def setup_start(self, request: Request) -> Response:  # not `setup`: Django's View.setup
+    def setup_start(self, request: AuthenticatedRequest) -> Response:
+        # Not named `setup`: that is Django's View.setup.
         setup = two_factor.two_factor_setup(user=request.user)
         return Response(
             {
@@ -362,7 +364,7 @@ class TwoFactorViewSet(GenericViewSet):
         operation_id="me_2fa_verify", request=CodeInput, responses={200: BackupCodesOutput}
     )
     @action(detail=False, methods=["post"])
-    def verify(self, request: Request) -> Response:
+    def verify(self, request: AuthenticatedRequest) -> Response:
         codes = two_factor.two_factor_enable(
             user=request.user,
             code=validated(self, request.data)["code"],
@@ -378,7 +380,7 @@ class TwoFactorViewSet(GenericViewSet):
 
     @extend_schema(operation_id="me_2fa_disable", request=CodeInput, responses={200: MessageOutput})
     @action(detail=False, methods=["post"])
-    def disable(self, request: Request) -> Response:
+    def disable(self, request: AuthenticatedRequest) -> Response:
         two_factor.two_factor_disable(
             user=request.user,
             code=validated(self, request.data)["code"],
@@ -390,7 +392,7 @@ class TwoFactorViewSet(GenericViewSet):
         operation_id="me_2fa_backup_codes", request=CodeInput, responses={200: BackupCodesOutput}
     )
     @action(detail=False, methods=["post"], url_path="backup-codes")
-    def backup_codes(self, request: Request) -> Response:
+    def backup_codes(self, request: AuthenticatedRequest) -> Response:
         codes = two_factor.backup_codes_regenerate(
             user=request.user, code=validated(self, request.data)["code"]
         )
@@ -420,7 +422,7 @@ class OAuthViewSet(GenericViewSet):
         return [IsAuthenticated()]
 
     @extend_schema(operation_id="auth_oauth_providers", responses={200: OAuthProvidersOutput})
-    def providers(self, request: Request) -> Response:
+    def providers(self, request: AuthenticatedRequest) -> Response:
         accounts = oauth.oauth_accounts(user=request.user)
         return Response(
             {
@@ -448,7 +450,7 @@ class OAuthViewSet(GenericViewSet):
         start = oauth.oauth_start(
             request=request._request,
             provider_id=provider,
-            link_user=request.user if link else None,
+            link_user=request.user if link and request.user.is_authenticated else None,
         )
         return Response({"url": start.url, "state": start.state})
 
@@ -484,7 +486,7 @@ class OAuthNavigateView(APIView):
             start = oauth.oauth_start(
                 request=request._request,
                 provider_id=provider,
-                link_user=request.user if link else None,
+                link_user=request.user if link and request.user.is_authenticated else None,
             )
         except DomainError as exc:
             return oauth.error_redirect(exc.message, link=link)

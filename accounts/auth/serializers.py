@@ -10,6 +10,7 @@ from rest_framework import serializers
 from accounts.core.avatars import avatar_url
 from accounts.core.validators import NewPasswordField
 from accounts.models import LoginHistory, Role, User, UserSession
+from config.serializers import envelope_of
 
 
 class UserOutput(serializers.Serializer):
@@ -106,10 +107,7 @@ class TokenResponseOutput(serializers.Serializer):
     user = UserOutput()
 
 
-class UserEnvelopeOutput(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    data = UserOutput()
+UserEnvelopeOutput = envelope_of(UserOutput, "UserEnvelopeOutput")
 
 
 class DeviceOutputMixin(serializers.Serializer):
