@@ -54,8 +54,11 @@ class CsrfTokenSerializer(serializers.Serializer):
     expires_in = serializers.CharField(help_text="Seconds, as a string (Go compatibility)")
 
 
-def envelope_of(inner: type[serializers.Serializer], name: str, many: bool = False) -> type:
-    """The E shape `{success, message, data}` around a documented object (OpenAPI only).
+def envelope_of(
+    inner: type[serializers.Serializer], name: str, many: bool = False, doc: str | None = None
+) -> type:
+    """The E shape `{success, message, data}` around a documented object (OpenAPI only); `doc`
+    is the component's description.
 
     Always one object, also around a list (`many=False` tells drf-spectacular so, which would
     otherwise document the response of a viewset's `list` action as an array)."""
@@ -63,6 +66,7 @@ def envelope_of(inner: type[serializers.Serializer], name: str, many: bool = Fal
         name,
         (serializers.Serializer,),
         {
+            "__doc__": doc,
             "success": serializers.BooleanField(),
             "message": serializers.CharField(),
             "data": inner(many=many),

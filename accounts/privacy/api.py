@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.http import FileResponse, HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.negotiation import BaseContentNegotiation
+from rest_framework.parsers import BaseParser
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.viewsets import GenericViewSet
 
+from accounts.core.requests import AuthenticatedRequest
 from accounts.privacy import services as privacy
 from accounts.privacy.serializers import (
     DataExportEnvelopeOutput,
@@ -36,13 +40,14 @@ CANCELLED = "Account deletion has been cancelled"
 class AnyAcceptNegotiation(BaseContentNegotiation):
     """The download answers a ZIP whatever the client accepts (errors stay JSON)."""
 
-    def select_parser(self, request: Request, parsers: list[object]) -> object:
-        return parsers[0] if parsers else None
+    def select_parser(self, request: Request, parsers: Iterable[BaseParser]) -> BaseParser | None:
+        return next(iter(parsers), None)
 
     def select_renderer(
-        self, request: Request, renderers: list[BaseRenderer], format_suffix: str | None = None
+        self, request: Request, renderers: Iterable[BaseRenderer], format_suffix: str | None = None
     ) -> tuple[BaseRenderer, str]:
-        return renderers[0], renderers[0].media_type
+        renderer = next(iter(renderers))
+        return renderer, renderer.media_type
 
 
 # POST/GET /users/me/export (request one; the latest) and GET /users/me/export/download.
@@ -60,7 +65,7 @@ class DataExportViewSet(GenericViewSet):
         request=None,
         responses={200: DataExportEnvelopeOutput},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         export = privacy.data_export_request(user=request.user)
         return envelope(
             "Data export requested. You will get an email when it is ready.",
@@ -68,7 +73,7 @@ class DataExportViewSet(GenericViewSet):
         )
 
     @extend_schema(operation_id="me_export_status", responses={200: DataExportOutput})
-    def retrieve(self, request: Request) -> Response:
+    def retrieve(self, request: AuthenticatedRequest) -> Response:
         export = privacy.data_export_latest(user=request.user)
         if export is None:
             raise NotFound("No data export found")
@@ -82,7 +87,7 @@ class DataExportViewSet(GenericViewSet):
             )
         },
     )
-    def download(self, request: Request) -> HttpResponseBase:
+    def download(self, request: AuthenticatedRequest) -> HttpResponseBase:
         _export, handle = privacy.data_export_open(user=request.user)
         response = FileResponse(
             handle,
@@ -105,7 +110,7 @@ class AccountDeletionViewSet(GenericViewSet):
         request=DeletionRequestInput,
         responses={200: DeletionEnvelopeOutput},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         data = validated(self, request.data)
         status = privacy.account_deletion_request(
             user=request.user,
@@ -119,17 +124,17 @@ class AccountDeletionViewSet(GenericViewSet):
         )
 
     @extend_schema(operation_id="me_delete_status", responses={200: DeletionStatusOutput})
-    def retrieve(self, request: Request) -> Response:
+    def retrieve(self, request: AuthenticatedRequest) -> Response:
         return Response(deletion_status_data(privacy.account_deletion_status(user=request.user)))
 
     @extend_schema(operation_id="me_delete_cancel", responses={200: MessageOutput})
-    def destroy(self, request: Request) -> Response:
+    def destroy(self, request: AuthenticatedRequest) -> Response:
         privacy.account_deletion_cancel(user=request.user)
         return envelope(CANCELLED)
 
     @extend_schema(
         operation_id="me_delete_cancel_post", request=None, responses={200: MessageOutput}
     )
-    def cancel(self, request: Request) -> Response:
+    def cancel(self, request: AuthenticatedRequest) -> Response:
         privacy.account_deletion_cancel(user=request.user)
         return envelope(CANCELLED)

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from accounts.models import DataExport, ExportStatus
 from accounts.privacy.services import DELETION_REASON_MAX, DeletionStatus, data_export_download_url
+from config.serializers import envelope_of
 
 
 class DataExportOutput(serializers.Serializer):
@@ -30,10 +31,7 @@ class DataExportOutput(serializers.Serializer):
         return obj.error_message or None
 
 
-class DataExportEnvelopeOutput(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    data = DataExportOutput()
+DataExportEnvelopeOutput = envelope_of(DataExportOutput, "DataExportEnvelopeOutput")
 
 
 class DeletionRequestInput(serializers.Serializer):
@@ -57,10 +55,7 @@ class DeletionStatusOutput(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
 
 
-class DeletionEnvelopeOutput(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    data = DeletionStatusOutput()
+DeletionEnvelopeOutput = envelope_of(DeletionStatusOutput, "DeletionEnvelopeOutput")
 
 
 def deletion_status_data(status: DeletionStatus) -> dict[str, object]:

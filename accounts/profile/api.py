@@ -22,6 +22,7 @@ from accounts.auth import oauth
 from accounts.auth.api import PROVIDER_PARAMETER, current_session_id
 from accounts.auth.serializers import UserEnvelopeOutput, iso, user_data
 from accounts.core import selectors
+from accounts.core.requests import AuthenticatedRequest
 from accounts.models import User
 from accounts.profile import services as profile
 from accounts.profile.serializers import (
@@ -62,11 +63,11 @@ class ProfileViewSet(GenericViewSet):
         }[self.action]
 
     @extend_schema(operation_id="me_get", responses={200: UserEnvelopeOutput})
-    def retrieve(self, request: Request) -> Response:
+    def retrieve(self, request: AuthenticatedRequest) -> Response:
         return envelope("User retrieved successfully", user_data(request.user))
 
     @extend_schema(operation_id="me_update", request=ProfileInput, responses=PROFILE_RESPONSES)
-    def update(self, request: Request) -> Response:
+    def update(self, request: AuthenticatedRequest) -> Response:
         # Any subset of the fields, as for PATCH (every field of ProfileInput is optional).
         user = profile.user_profile_update(user=request.user, data=validated(self, request.data))
         return envelope("Profile updated successfully", user_data(user))
@@ -74,13 +75,13 @@ class ProfileViewSet(GenericViewSet):
     @extend_schema(
         operation_id="me_partial_update", request=ProfileInput, responses=PROFILE_RESPONSES
     )
-    def partial_update(self, request: Request) -> Response:
+    def partial_update(self, request: AuthenticatedRequest) -> Response:
         return self.update(request)
 
     @extend_schema(
         operation_id="me_password", request=PasswordChangeInput, responses={200: MessageOutput}
     )
-    def password(self, request: Request) -> Response:
+    def password(self, request: AuthenticatedRequest) -> Response:
         profile.password_change(
             user=request.user,
             **validated(self, request.data),
@@ -96,7 +97,7 @@ class PreferencesViewSet(GenericViewSet):
     serializer_class = PreferencesInput
 
     @extend_schema(operation_id="me_preferences", responses={200: PreferencesOutput})
-    def retrieve(self, request: Request) -> Response:
+    def retrieve(self, request: AuthenticatedRequest) -> Response:
         return Response(PreferencesOutput(profile.preferences_get(user=request.user)).data)
 
     @extend_schema(
@@ -104,7 +105,7 @@ class PreferencesViewSet(GenericViewSet):
         request=PreferencesInput,
         responses={200: PreferencesOutput},
     )
-    def update(self, request: Request) -> Response:
+    def update(self, request: AuthenticatedRequest) -> Response:
         prefs = profile.preferences_update(user=request.user, data=validated(self, request.data))
         return Response(PreferencesOutput(prefs).data)
 
@@ -141,7 +142,7 @@ def _uploaded_bytes(request: Request) -> bytes:
             _, files = MultiPartParser(meta, BytesIO(raw), request._request.upload_handlers).parse()
         except MultiPartParserError:
             raise BadRequest("avatar: Malformed multipart body") from None
-        upload = files.get("avatar") or next(iter(files.values()), None)
+        upload = files.get("avatar") or next((files.get(name) for name in files), None)
         if upload is None:
             raise BadRequest("avatar: No file in the `avatar` field")
         return upload.read()
@@ -160,12 +161,12 @@ class AvatarViewSet(GenericViewSet):
         request={"multipart/form-data": AVATAR_UPLOAD_SCHEMA},
         responses={200: AvatarEnvelopeOutput},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         url = profile.avatar_set(user=request.user, content=_uploaded_bytes(request))
         return envelope("Avatar updated successfully", {"avatar_url": url})
 
     @extend_schema(operation_id="me_avatar_delete", responses={200: MessageOutput})
-    def destroy(self, request: Request) -> Response:
+    def destroy(self, request: AuthenticatedRequest) -> Response:
         profile.avatar_delete(user=request.user)
         return envelope("Avatar removed")
 
@@ -201,7 +202,7 @@ class ConnectedAccountViewSet(GenericViewSet):
     @extend_schema(
         operation_id="me_connected_accounts", responses={200: ConnectedAccountOutput(many=True)}
     )
-    def list(self, request: Request) -> Response:
+    def list(self, request: AuthenticatedRequest) -> Response:
         accounts = oauth.oauth_accounts(user=request.user)
         return Response(
             [
@@ -220,7 +221,7 @@ class ConnectedAccountViewSet(GenericViewSet):
         parameters=[PROVIDER_PARAMETER],
         responses={200: MessageOutput},
     )
-    def destroy(self, request: Request, provider: str) -> Response:
+    def destroy(self, request: AuthenticatedRequest, provider: str) -> Response:
         oauth.oauth_account_unlink(user=request.user, provider=provider)
         return envelope(f"{provider.title()} account disconnected")
 
@@ -233,7 +234,7 @@ class ActivityViewSet(GenericViewSet):
         parameters=[OpenApiParameter("limit", int)],
         responses={200: ActivityPage},
     )
-    def list(self, request: Request) -> Response:
+    def list(self, request: AuthenticatedRequest) -> Response:
         limit = int_param(request, "limit", default=10, minimum=1, maximum=50)
         entries, total = selectors.activity_list(user=request.user, limit=limit)
         activities = [_activity(e) for e in entries]

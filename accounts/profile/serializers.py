@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from accounts.core.validators import NewPasswordField
 from accounts.models import DateFormat, Language, Theme, TimeFormat, UserPreferences
+from config.serializers import envelope_of
 
 NOTIFICATION_KEYS = ("marketing", "security", "updates", "weekly_digest")
 
@@ -103,9 +104,8 @@ class AvatarOutput(serializers.Serializer):
     avatar_url = serializers.CharField()
 
 
-class AvatarEnvelopeOutput(serializers.Serializer):
-    """The E shape of an avatar upload: `{success, message, data: {avatar_url}}`."""
-
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    data = AvatarOutput()
+AvatarEnvelopeOutput = envelope_of(
+    AvatarOutput,
+    "AvatarEnvelopeOutput",
+    doc="The E shape of an avatar upload: `{success, message, data: {avatar_url}}`.",
+)
