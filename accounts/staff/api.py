@@ -1,12 +1,13 @@
 """Staff API for accounts (contract §3.2 `/users`, §11 `/admin/users*`, `/admin/stats`, §13.8
 impersonation), and the page endpoint behind the impersonation banner's Stop button.
 
-Views parse, call one function of `accounts.staff.services`, render. The role rules live in the
+Actions parse, call one function of `accounts.staff.services`, render. The role rules live in the
 services; the permission classes only give the contract's 401/403 early (and apply
 `require_2fa_for_admins`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import messages
@@ -14,10 +15,12 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework.decorators import action
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.views import APIView
+from rest_framework.serializers import BaseSerializer
+from rest_framework.viewsets import GenericViewSet
 
 from accounts.auth import sessions
 from accounts.auth.authentication import (
@@ -46,6 +49,7 @@ from accounts.staff.serializers import (
 from config.errors import BadRequest, DomainError
 from config.pagination import paginate_page
 from config.responses import envelope
+from config.viewsets import validated
 from security.serializers import MessageOutput
 
 PAGE_PARAMETERS = [OpenApiParameter("page", int), OpenApiParameter("limit", int)]
@@ -75,25 +79,44 @@ class IsSelfOrStaff(BasePermission):
         return IsStaff().has_permission(request, view)
 
 
+# Viewsets carry no class docstrings: drf-spectacular would publish them as the description of
+# every operation.
+
+
 # --- /users (contract §3.2) --------------------------------------------------------------------
 
 
+# /users (staff list; a super admin creates), /users/{user_id} (the account itself or staff) and
+# PATCH /users/{user_id}/role (staff).
 @extend_schema(tags=["users"])
-class UserListView(APIView):
-    """GET: staff list users. POST: a super admin creates one."""
+class UserViewSet(GenericViewSet):
+    lookup_field = "user_id"
+    lookup_value_converter = "int"
+    permission_classes = [IsSelfOrStaff]
 
-    def get_permissions(self) -> list[BasePermission]:
-        return [IsSuperAdmin()] if self.request.method == "POST" else [IsStaff()]
+    def get_permissions(self) -> Sequence[Any]:
+        if self.action == "create":
+            return [IsSuperAdmin()]
+        if not self.detail:  # the list route, also for the methods it does not serve (405)
+            return [IsStaff()]
+        return super().get_permissions()  # the item: IsSelfOrStaff; its role: IsStaff
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return {
+            "list": UserListFilters,
+            "create": UserCreateInput,
+            "update": UserUpdateInput,
+            "role": RoleInput,
+        }[self.action]
 
     @extend_schema(
         operation_id="users_list",
         parameters=[UserListFilters, *PAGE_PARAMETERS],
         responses={200: UserPageEnvelope},
     )
-    def get(self, request: Request) -> Response:
-        filters = UserListFilters(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        f = filters.validated_data
+    def list(self, request: Request) -> Response:
+        """Staff list users."""
+        f = validated(self, request.query_params)
         users = staff.user_list(
             search=f.get("search") or "", role=f.get("role") or None, is_active=f.get("is_active")
         )
@@ -109,19 +132,13 @@ class UserListView(APIView):
             409: OpenApiResponse(description="email: An account with this email already exists"),
         },
     )
-    def post(self, request: Request) -> Response:
-        data = UserCreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = staff.user_create(actor=request.user, **data.validated_data)
+    def create(self, request: Request) -> Response:
+        """A super admin creates a user."""
+        user = staff.user_create(actor=request.user, **validated(self, request.data))
         return envelope("User created successfully", user_data(user), status=201)
 
-
-@extend_schema(tags=["users"])
-class UserDetailView(APIView):
-    permission_classes = [IsSelfOrStaff]
-
     @extend_schema(operation_id="users_get", responses={200: UserEnvelopeOutput})
-    def get(self, request: Request, user_id: int) -> Response:
+    def retrieve(self, request: Request, user_id: int) -> Response:
         user = staff.user_get_for(viewer=request.user, user_id=user_id)
         return envelope("User retrieved successfully", user_data(user))
 
@@ -133,30 +150,24 @@ class UserDetailView(APIView):
             409: OpenApiResponse(description="email: An account with this email already exists"),
         },
     )
-    def put(self, request: Request, user_id: int) -> Response:
-        data = UserUpdateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        user = staff.user_update(actor=request.user, user_id=user_id, data=data.validated_data)
+    def update(self, request: Request, user_id: int) -> Response:
+        user = staff.user_update(
+            actor=request.user, user_id=user_id, data=validated(self, request.data)
+        )
         return envelope("User updated successfully", user_data(user))
 
     @extend_schema(operation_id="users_delete", responses={204: None})
-    def delete(self, request: Request, user_id: int) -> Response:
+    def destroy(self, request: Request, user_id: int) -> Response:
         staff.user_delete(actor=request.user, user_id=user_id)
         return Response(status=204)
-
-
-@extend_schema(tags=["users"])
-class UserRoleView(APIView):
-    permission_classes = [IsStaff]
 
     @extend_schema(
         operation_id="users_role_update", request=RoleInput, responses={200: UserEnvelopeOutput}
     )
-    def patch(self, request: Request, user_id: int) -> Response:
-        data = RoleInput(data=request.data)
-        data.is_valid(raise_exception=True)
+    @action(detail=True, methods=["patch"], permission_classes=[IsStaff])
+    def role(self, request: Request, user_id: int) -> Response:
         user = staff.user_role_set(
-            actor=request.user, user_id=user_id, role=data.validated_data["role"]
+            actor=request.user, user_id=user_id, role=validated(self, request.data)["role"]
         )
         return envelope("User role updated successfully", user_data(user))
 
@@ -164,87 +175,70 @@ class UserRoleView(APIView):
 # --- /admin (contract §11) ---------------------------------------------------------------------
 
 
+# GET /admin/stats (a singleton: mapped explicitly in accounts/staff/urls.py).
 @extend_schema(tags=["admin: users"])
-class AdminStatsView(APIView):
+class AdminStatsViewSet(GenericViewSet):
     permission_classes = [IsStaff]
 
     @extend_schema(operation_id="admin_stats", responses={200: AdminStatsOutput})
-    def get(self, request: Request) -> Response:
+    def retrieve(self, request: Request) -> Response:
         return Response(staff.admin_stats())
 
 
+# /admin/users: search, the deleted accounts, and the verbs on one account (role, deactivate,
+# reactivate, restore). Staff; a super admin for the deleted, roles and restores.
 @extend_schema(tags=["admin: users"])
-class AdminUserSearchView(APIView):
+class AdminUserViewSet(GenericViewSet):
+    lookup_field = "user_id"
+    lookup_value_converter = "int"
     permission_classes = [IsStaff]
+
+    def get_serializer_class(self) -> type[BaseSerializer]:
+        return {"list": UserSearchFilters, "role": RoleInput}[self.action]
 
     @extend_schema(
         operation_id="admin_users_search",
         parameters=[UserSearchFilters, *PAGE_PARAMETERS],
         responses={200: UserPage},
     )
-    def get(self, request: Request) -> Response:
-        filters = UserSearchFilters(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        users = staff.user_list(search=filters.validated_data.get("query") or "")
+    def list(self, request: Request) -> Response:
+        users = staff.user_list(search=validated(self, request.query_params).get("query") or "")
         return Response(_users_page(request, users))
-
-
-@extend_schema(tags=["admin: users"])
-class AdminDeletedUsersView(APIView):
-    permission_classes = [IsSuperAdmin]
 
     @extend_schema(
         operation_id="admin_users_deleted", parameters=PAGE_PARAMETERS, responses={200: UserPage}
     )
-    def get(self, request: Request) -> Response:
+    @action(detail=False, methods=["get"], permission_classes=[IsSuperAdmin])
+    def deleted(self, request: Request) -> Response:
         return Response(_users_page(request, staff.user_list_deleted()))
-
-
-@extend_schema(tags=["admin: users"])
-class AdminUserRoleView(APIView):
-    permission_classes = [IsSuperAdmin]
 
     @extend_schema(
         operation_id="admin_users_role_update",
         request=RoleInput,
         responses={200: UserOutput},
     )
-    def put(self, request: Request, user_id: int) -> Response:
-        data = RoleInput(data=request.data)
-        data.is_valid(raise_exception=True)
+    @action(detail=True, methods=["put"], permission_classes=[IsSuperAdmin])
+    def role(self, request: Request, user_id: int) -> Response:
         user = staff.user_role_set(
-            actor=request.user, user_id=user_id, role=data.validated_data["role"]
+            actor=request.user, user_id=user_id, role=validated(self, request.data)["role"]
         )
         return Response(user_data(user))
-
-
-@extend_schema(tags=["admin: users"])
-class AdminUserDeactivateView(APIView):
-    permission_classes = [IsStaff]
 
     @extend_schema(
         operation_id="admin_users_deactivate", request=None, responses={200: MessageOutput}
     )
-    def post(self, request: Request, user_id: int) -> Response:
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, user_id: int) -> Response:
         staff.user_deactivate(actor=request.user, user_id=user_id)
         return envelope("User deactivated successfully")
-
-
-@extend_schema(tags=["admin: users"])
-class AdminUserReactivateView(APIView):
-    permission_classes = [IsStaff]
 
     @extend_schema(
         operation_id="admin_users_reactivate", request=None, responses={200: MessageOutput}
     )
-    def post(self, request: Request, user_id: int) -> Response:
+    @action(detail=True, methods=["post"])
+    def reactivate(self, request: Request, user_id: int) -> Response:
         staff.user_reactivate(actor=request.user, user_id=user_id)
         return envelope("User reactivated successfully")
-
-
-@extend_schema(tags=["admin: users"])
-class AdminUserRestoreView(APIView):
-    permission_classes = [IsSuperAdmin]
 
     @extend_schema(
         operation_id="admin_users_restore",
@@ -254,7 +248,8 @@ class AdminUserRestoreView(APIView):
             409: OpenApiResponse(description="email: Another account uses this email address now"),
         },
     )
-    def post(self, request: Request, user_id: int) -> Response:
+    @action(detail=True, methods=["post"], permission_classes=[IsSuperAdmin])
+    def restore(self, request: Request, user_id: int) -> Response:
         staff.user_restore(actor=request.user, user_id=user_id)
         return envelope("User restored successfully")
 
@@ -262,13 +257,27 @@ class AdminUserRestoreView(APIView):
 # --- Impersonation (contract §13.8) ------------------------------------------------------------
 
 
+# POST /admin/impersonate (a super admin becomes another user) and POST /admin/stop-impersonate
+# (back to the admin): two routes with their own paths, mapped explicitly in
+# accounts/staff/urls.py.
 @extend_schema(tags=["admin: impersonation"])
-class ImpersonateView(APIView):
-    permission_classes = [IsSuperAdmin]
+class ImpersonationViewSet(GenericViewSet):
+    serializer_class = ImpersonateInput
+
+    def _starts(self) -> bool:
+        # By route, so that the methods a route does not serve get the same checks (then 405).
+        return "create" in self.action_map.values()
+
+    def get_permissions(self) -> list[BasePermission]:
+        return [IsSuperAdmin()] if self._starts() else [IsAuthenticated()]
 
     def check_permissions(self, request: Request) -> None:
         # Nesting is a 400, not the 403 the impersonated (non-admin) user would otherwise get.
-        if request.user.is_authenticated and _claims(request).get("original_user_id"):
+        if (
+            self._starts()
+            and request.user.is_authenticated
+            and _claims(request).get("original_user_id")
+        ):
             raise BadRequest("Cannot impersonate while impersonating; stop first")
         super().check_permissions(request)
 
@@ -277,13 +286,12 @@ class ImpersonateView(APIView):
         request=ImpersonateInput,
         responses={200: ImpersonateOutput},
     )
-    def post(self, request: Request) -> Response:
-        data = ImpersonateInput(data=request.data)
-        data.is_valid(raise_exception=True)
+    def create(self, request: Request) -> Response:
+        data = validated(self, request.data)
         result = staff.impersonation_start(
             admin=request.user,
-            user_id=data.validated_data["user_id"],
-            reason=data.validated_data["reason"],
+            user_id=data["user_id"],
+            reason=data["reason"],
             meta=sessions.RequestMeta.of(request),
             impersonating=bool(_claims(request).get("original_user_id")),
         )
@@ -300,15 +308,10 @@ class ImpersonateView(APIView):
             set_auth_cookies(response, sign_in)
         return response
 
-
-@extend_schema(tags=["admin: impersonation"])
-class StopImpersonateView(APIView):
-    permission_classes = [IsAuthenticated]
-
     @extend_schema(
         operation_id="admin_stop_impersonate", request=None, responses={200: AuthResponseOutput}
     )
-    def post(self, request: Request) -> Response:
+    def stop(self, request: Request) -> Response:
         sign_in = staff.impersonation_stop(
             user=request.user,
             claims=_claims(request),

@@ -3,6 +3,7 @@ by `accounts.auth.serializers.user_data` (documented by `UserOutput`)."""
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from accounts.auth.serializers import UserOutput
@@ -62,6 +63,7 @@ class ImpersonateInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
+@extend_schema_serializer(many=False)  # one page object, although a viewset's `list` answers it
 class UserPage(serializers.Serializer):
     users = UserOutput(many=True)
     count = serializers.IntegerField()
@@ -71,6 +73,7 @@ class UserPage(serializers.Serializer):
     total_pages = serializers.IntegerField()
 
 
+@extend_schema_serializer(many=False)  # one page object, although a viewset's `list` answers it
 class UserPageEnvelope(serializers.Serializer):
     success = serializers.BooleanField()
     message = serializers.CharField()

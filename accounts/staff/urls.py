@@ -1,46 +1,27 @@
-"""Staff routes: /users (staff parts), /admin/users*, /admin/stats, impersonation (§3.2, §11)."""
+"""Staff routes: /users (staff parts), /admin/users*, /admin/stats, impersonation (§3.2, §11):
+the user resources on a router (no trailing slash; `path()` converters, as in the rest of the
+URLconf); the stats singleton and the two impersonation routes mapped explicitly."""
 
 from __future__ import annotations
 
 from django.urls import path
+from rest_framework.routers import SimpleRouter
 
 from accounts.staff import api as staff_api
 
+router = SimpleRouter(trailing_slash=False, use_regex_path=False)
+router.register("users", staff_api.UserViewSet, basename="user")
+router.register("admin/users", staff_api.AdminUserViewSet, basename="admin-user")
+
+impersonation = staff_api.ImpersonationViewSet.as_view
+
 urlpatterns = [
-    path("users", staff_api.UserListView.as_view(), name="users"),
-    path("users/<int:user_id>", staff_api.UserDetailView.as_view(), name="user-detail"),
-    path("users/<int:user_id>/role", staff_api.UserRoleView.as_view(), name="user-role"),
-    path("admin/stats", staff_api.AdminStatsView.as_view(), name="admin-stats"),
-    path("admin/users", staff_api.AdminUserSearchView.as_view(), name="admin-users"),
+    *router.urls,
     path(
-        "admin/users/deleted",
-        staff_api.AdminDeletedUsersView.as_view(),
-        name="admin-users-deleted",
+        "admin/stats",
+        staff_api.AdminStatsViewSet.as_view({"get": "retrieve"}),
+        name="admin-stats",
     ),
-    path(
-        "admin/users/<int:user_id>/role",
-        staff_api.AdminUserRoleView.as_view(),
-        name="admin-user-role",
-    ),
-    path(
-        "admin/users/<int:user_id>/deactivate",
-        staff_api.AdminUserDeactivateView.as_view(),
-        name="admin-user-deactivate",
-    ),
-    path(
-        "admin/users/<int:user_id>/reactivate",
-        staff_api.AdminUserReactivateView.as_view(),
-        name="admin-user-reactivate",
-    ),
-    path(
-        "admin/users/<int:user_id>/restore",
-        staff_api.AdminUserRestoreView.as_view(),
-        name="admin-user-restore",
-    ),
-    path("admin/impersonate", staff_api.ImpersonateView.as_view(), name="admin-impersonate"),
-    path(
-        "admin/stop-impersonate",
-        staff_api.StopImpersonateView.as_view(),
-        name="admin-stop-impersonate",
-    ),
+    path("admin/impersonate", impersonation({"post": "create"}), name="admin-impersonate"),
+    path("admin/stop-impersonate", impersonation({"post": "stop"}), name="admin-stop-impersonate"),
 ]
