@@ -32,6 +32,7 @@ from accounts.auth.authentication import (
 from accounts.auth.cookies import set_auth_cookies
 from accounts.auth.permissions import IsStaff, IsSuperAdmin
 from accounts.auth.serializers import AuthResponseOutput, UserEnvelopeOutput, UserOutput, user_data
+from accounts.core.requests import AuthenticatedRequest
 from accounts.core.tokens import decode_access_token
 from accounts.staff import services as staff
 from accounts.staff.serializers import (
@@ -114,7 +115,7 @@ class UserViewSet(GenericViewSet):
         parameters=[UserListFilters, *PAGE_PARAMETERS],
         responses={200: UserPageEnvelope},
     )
-    def list(self, request: Request) -> Response:
+    def list(self, request: AuthenticatedRequest) -> Response:
         """Staff list users."""
         f = validated(self, request.query_params)
         users = staff.user_list(
@@ -132,13 +133,13 @@ class UserViewSet(GenericViewSet):
             409: OpenApiResponse(description="email: An account with this email already exists"),
         },
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         """A super admin creates a user."""
         user = staff.user_create(actor=request.user, **validated(self, request.data))
         return envelope("User created successfully", user_data(user), status=201)
 
     @extend_schema(operation_id="users_get", responses={200: UserEnvelopeOutput})
-    def retrieve(self, request: Request, user_id: int) -> Response:
+    def retrieve(self, request: AuthenticatedRequest, user_id: int) -> Response:
         user = staff.user_get_for(viewer=request.user, user_id=user_id)
         return envelope("User retrieved successfully", user_data(user))
 
@@ -150,14 +151,14 @@ class UserViewSet(GenericViewSet):
             409: OpenApiResponse(description="email: An account with this email already exists"),
         },
     )
-    def update(self, request: Request, user_id: int) -> Response:
+    def update(self, request: AuthenticatedRequest, user_id: int) -> Response:
         user = staff.user_update(
             actor=request.user, user_id=user_id, data=validated(self, request.data)
         )
         return envelope("User updated successfully", user_data(user))
 
     @extend_schema(operation_id="users_delete", responses={204: None})
-    def destroy(self, request: Request, user_id: int) -> Response:
+    def destroy(self, request: AuthenticatedRequest, user_id: int) -> Response:
         staff.user_delete(actor=request.user, user_id=user_id)
         return Response(status=204)
 
@@ -165,7 +166,7 @@ class UserViewSet(GenericViewSet):
         operation_id="users_role_update", request=RoleInput, responses={200: UserEnvelopeOutput}
     )
     @action(detail=True, methods=["patch"], permission_classes=[IsStaff])
-    def role(self, request: Request, user_id: int) -> Response:
+    def role(self, request: AuthenticatedRequest, user_id: int) -> Response:
         user = staff.user_role_set(
             actor=request.user, user_id=user_id, role=validated(self, request.data)["role"]
         )
@@ -181,7 +182,7 @@ class AdminStatsViewSet(GenericViewSet):
     permission_classes = [IsStaff]
 
     @extend_schema(operation_id="admin_stats", responses={200: AdminStatsOutput})
-    def retrieve(self, request: Request) -> Response:
+    def retrieve(self, request: AuthenticatedRequest) -> Response:
         return Response(staff.admin_stats())
 
 
@@ -201,7 +202,7 @@ class AdminUserViewSet(GenericViewSet):
         parameters=[UserSearchFilters, *PAGE_PARAMETERS],
         responses={200: UserPage},
     )
-    def list(self, request: Request) -> Response:
+    def list(self, request: AuthenticatedRequest) -> Response:
         users = staff.user_list(search=validated(self, request.query_params).get("query") or "")
         return Response(_users_page(request, users))
 
@@ -209,7 +210,7 @@ class AdminUserViewSet(GenericViewSet):
         operation_id="admin_users_deleted", parameters=PAGE_PARAMETERS, responses={200: UserPage}
     )
     @action(detail=False, methods=["get"], permission_classes=[IsSuperAdmin])
-    def deleted(self, request: Request) -> Response:
+    def deleted(self, request: AuthenticatedRequest) -> Response:
         return Response(_users_page(request, staff.user_list_deleted()))
 
     @extend_schema(
@@ -218,7 +219,7 @@ class AdminUserViewSet(GenericViewSet):
         responses={200: UserOutput},
     )
     @action(detail=True, methods=["put"], permission_classes=[IsSuperAdmin])
-    def role(self, request: Request, user_id: int) -> Response:
+    def role(self, request: AuthenticatedRequest, user_id: int) -> Response:
         user = staff.user_role_set(
             actor=request.user, user_id=user_id, role=validated(self, request.data)["role"]
         )
@@ -228,7 +229,7 @@ class AdminUserViewSet(GenericViewSet):
         operation_id="admin_users_deactivate", request=None, responses={200: MessageOutput}
     )
     @action(detail=True, methods=["post"])
-    def deactivate(self, request: Request, user_id: int) -> Response:
+    def deactivate(self, request: AuthenticatedRequest, user_id: int) -> Response:
         staff.user_deactivate(actor=request.user, user_id=user_id)
         return envelope("User deactivated successfully")
 
@@ -236,7 +237,7 @@ class AdminUserViewSet(GenericViewSet):
         operation_id="admin_users_reactivate", request=None, responses={200: MessageOutput}
     )
     @action(detail=True, methods=["post"])
-    def reactivate(self, request: Request, user_id: int) -> Response:
+    def reactivate(self, request: AuthenticatedRequest, user_id: int) -> Response:
         staff.user_reactivate(actor=request.user, user_id=user_id)
         return envelope("User reactivated successfully")
 
@@ -249,7 +250,7 @@ class AdminUserViewSet(GenericViewSet):
         },
     )
     @action(detail=True, methods=["post"], permission_classes=[IsSuperAdmin])
-    def restore(self, request: Request, user_id: int) -> Response:
+    def restore(self, request: AuthenticatedRequest, user_id: int) -> Response:
         staff.user_restore(actor=request.user, user_id=user_id)
         return envelope("User restored successfully")
 
@@ -286,7 +287,7 @@ class ImpersonationViewSet(GenericViewSet):
         request=ImpersonateInput,
         responses={200: ImpersonateOutput},
     )
-    def create(self, request: Request) -> Response:
+    def create(self, request: AuthenticatedRequest) -> Response:
         data = validated(self, request.data)
         result = staff.impersonation_start(
             admin=request.user,
@@ -311,7 +312,7 @@ class ImpersonationViewSet(GenericViewSet):
     @extend_schema(
         operation_id="admin_stop_impersonate", request=None, responses={200: AuthResponseOutput}
     )
-    def stop(self, request: Request) -> Response:
+    def stop(self, request: AuthenticatedRequest) -> Response:
         sign_in = staff.impersonation_stop(
             user=request.user,
             claims=_claims(request),

@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from accounts.auth.serializers import UserOutput
 from accounts.models import Role
+from config.serializers import envelope_of
 
 
 class UserListFilters(serializers.Serializer):
@@ -73,11 +74,7 @@ class UserPage(serializers.Serializer):
     total_pages = serializers.IntegerField()
 
 
-@extend_schema_serializer(many=False)  # one page object, although a viewset's `list` answers it
-class UserPageEnvelope(serializers.Serializer):
-    success = serializers.BooleanField()
-    message = serializers.CharField()
-    data = UserPage()
+UserPageEnvelope = envelope_of(UserPage, "UserPageEnvelope")
 
 
 class ImpersonateOutput(serializers.Serializer):
