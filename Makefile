@@ -44,10 +44,11 @@ fuzz: install ## Schemathesis campaign: FUZZ_EXAMPLES cases per operation and ro
 	KEEL_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) KEEL_FUZZ_SEED=$(FUZZ_SEED) KEEL_FUZZ_ROLES=$(FUZZ_ROLES) \
 		$(PY) -m pytest tests/test_schemathesis.py -rP -n 2 $(PYTEST_ARGS)
 
-lint: install ## ruff lint + format check, import layers (import-linter)
+lint: install ## ruff lint + format check, import layers (import-linter), types (mypy)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/mypy
 
 fmt: install ## Format and autofix with ruff
 	$(VENV)/bin/ruff format .
