@@ -89,6 +89,12 @@ def check_data(value: Any, field: str = "body") -> InputProblem | None:
     return None
 
 
+def multi_items(data: Any) -> Iterable[tuple[str, str]]:
+    """Every (key, value) of a QueryDict, repeated keys included (`?a=x&a=y`): a check of
+    `.items()` would see only the last value of each key."""
+    return ((key, value) for key, values in data.lists() for value in values)
+
+
 def check_text_params(items: Iterable[tuple[str, str]], *, where: str) -> InputProblem | None:
     """Path parameters, query parameters or form fields: text, where integers are spelled out.
 

@@ -12,16 +12,14 @@ from django.http import QueryDict
 from rest_framework import parsers
 from rest_framework.exceptions import ParseError
 
-from config.input_guard import check_data, check_text_params
+from config.input_guard import check_data, check_text_params, multi_items
 
 if TYPE_CHECKING:
     from django.http.request import _ImmutableQueryDict  # the stubs' name for a read-only one
 
 
 def _check_form(data: QueryDict) -> None:
-    problem = check_text_params(
-        ((key, value) for key, values in data.lists() for value in values), where="form"
-    )
+    problem = check_text_params(multi_items(data), where="form")
     if problem:
         raise problem.as_error()
 

@@ -270,6 +270,16 @@ def test_a_page_form_post_with_nul_is_a_400_page_naming_the_field(world):
     assert world["member"].name != "Mallory\x00"
 
 
+def test_every_value_of_a_repeated_parameter_is_checked(world):
+    response = world["client"].get("/api/v1/admin/audit-logs?action=%00&action=login")
+    assert response.status_code == 400
+    assert response.json()["details"][0]["field"] == "action"
+    browser = Client()
+    response = browser.post("/accounts/login/", "login=a%00&login=b@example.com&password=x",
+                            content_type="application/x-www-form-urlencoded")  # fmt: skip
+    assert response.status_code == 400
+
+
 def test_a_page_query_string_with_nul_is_a_400_page(world):
     browser = Client()
     response = browser.get("/accounts/login/", {"next": "/\x00"})

@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from config.errors import error_response, is_api_path
-from config.input_guard import InputProblem, check_path_kwargs, check_text_params
+from config.input_guard import InputProblem, check_path_kwargs, check_text_params, multi_items
 from config.middleware.base import Middleware
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -29,14 +29,11 @@ class InputGuardMiddleware(Middleware):
         view_kwargs: dict[str, Any],
     ) -> HttpResponse | None:
         problem = check_path_kwargs(view_kwargs) or check_text_params(
-            request.GET.dict().items(), where="query"
+            multi_items(request.GET), where="query"
         )
         api = is_api_path(request.path)
         if problem is None and not api and request.content_type in FORM_TYPES:
-            problem = check_text_params(
-                ((key, value) for key, values in request.POST.lists() for value in values),
-                where="form",
-            )
+            problem = check_text_params(multi_items(request.POST), where="form")
         if problem is None:
             return None
         if api:
