@@ -8,6 +8,17 @@ from rest_framework import serializers
 STATUSES = ["healthy", "degraded", "unhealthy"]
 
 
+class IdField(serializers.IntegerField):
+    """A database id in a request body: 1 to 2^63-1 (a bigint), also when sent as a string of
+    digits (the edge check sees JSON numbers only), so an impossible id is a 400 naming the
+    field on every database, never a lookup."""
+
+    def __init__(self, **kwargs: object) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", 2**63 - 1)
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
 class HealthComponentSerializer(serializers.Serializer):
     name = serializers.CharField()
     status = serializers.ChoiceField(choices=STATUSES)

@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts.auth.serializers import iso
-from config.serializers import envelope_of
+from config.serializers import IdField, envelope_of
 from organizations.models import Invitation, Membership, Organization, OrgAPIKey, OrgRole
 
 
@@ -154,7 +154,7 @@ class OrganizationUpdateInput(serializers.Serializer):
 
 
 class TransferInput(serializers.Serializer):
-    user_id = serializers.IntegerField()
+    user_id = IdField()
 
 
 class InviteInput(serializers.Serializer):

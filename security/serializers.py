@@ -7,6 +7,7 @@ from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
+from config.serializers import IdField
 from security import system_settings
 from security.models import AuditLog, IPBlock, SystemSetting
 
@@ -171,7 +172,7 @@ class DateOrDateTimeField(serializers.CharField):
 
 
 class AuditLogFilters(serializers.Serializer):
-    user_id = serializers.IntegerField(required=False, min_value=1)
+    user_id = IdField(required=False)
     target_type = serializers.CharField(required=False, max_length=50)
     target_id = serializers.CharField(required=False, max_length=64)
     action = serializers.CharField(required=False, max_length=100)

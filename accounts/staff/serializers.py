@@ -8,7 +8,7 @@ from rest_framework import serializers
 
 from accounts.auth.serializers import UserOutput
 from accounts.models import Role
-from config.serializers import envelope_of
+from config.serializers import IdField, envelope_of
 
 
 class UserListFilters(serializers.Serializer):
@@ -60,7 +60,7 @@ class RoleInput(serializers.Serializer):
 
 
 class ImpersonateInput(serializers.Serializer):
-    user_id = serializers.IntegerField(min_value=1)
+    user_id = IdField()
     reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
 
 
