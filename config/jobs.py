@@ -104,8 +104,7 @@ def enqueue(name: str, **kwargs: Any) -> None:
     autodiscover()
     if name not in TASKS:
         raise LookupError(f"no job named {name!r}")
-    request_id = current_request_id()
-    transaction.on_commit(lambda: _submit(name, kwargs, 1, request_id))
+    Task(TASKS[name]).enqueue(**kwargs)
 
 
 def periodic(

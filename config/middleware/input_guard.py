@@ -10,7 +10,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from config.errors import error_response, is_api_path
+from config.errors import exception_to_response, is_api_path
 from config.input_guard import InputProblem, check_path_kwargs, check_text_params, multi_items
 from config.middleware.base import Middleware
 
@@ -37,10 +37,7 @@ class InputGuardMiddleware(Middleware):
         if problem is None:
             return None
         if api:
-            details = [{"field": problem.field, "message": problem.message, "code": problem.code}]
-            return error_response(
-                400, "VALIDATION_ERROR", f"{problem.field}: {problem.message}", details=details
-            )
+            return exception_to_response(problem.as_error(), request)
         return _page(request, problem)
 
 
