@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# pytest-xdist workers for make test / test-fast (`auto`: one per CPU; 0 runs in one process).
+TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
 .PHONY: help install run test test-fast fuzz lint fmt bench migrate seed clean
@@ -31,10 +33,10 @@ run: seed ## Set up and serve Keel (HTTP + WebSockets + job worker) on HOST:PORT
 	$(PY) manage.py serve --host $(HOST) --port $(PORT)
 
 test: install ## Set up and run the whole test suite
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)
 
 test-fast: install ## Run the tests without browser and multi-process tests
-	$(PY) -m pytest -m "not browser and not integration" $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist load -m "not browser and not integration" $(PYTEST_ARGS)
 
 FUZZ_EXAMPLES ?= 100
 FUZZ_SEED ?= $(shell date +%s)

@@ -20,16 +20,6 @@ from accounts.models import Role, User
 from organizations.models import Organization, OrgRole
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
 
-FAST_HASHER = "tests.hashers.FastArgon2PasswordHasher"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Hash passwords cheaply in tests (Argon2 with minimal parameters): with production's
-    parameters hashing took about 85 % of the suite's CPU."""
-    from django.conf import settings
-
-    settings.PASSWORD_HASHERS = [FAST_HASHER, *settings.PASSWORD_HASHERS]
-
 
 @pytest.fixture(autouse=True)
 def _isolated_cache() -> Iterator[None]:

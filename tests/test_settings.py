@@ -193,6 +193,6 @@ def test_production_hashes_passwords_with_argon2_and_the_tests_with_cheap_argon2
     assert production[0] == "django.contrib.auth.hashers.Argon2PasswordHasher"
     assert ["tests.hashers.FastArgon2PasswordHasher", *production] == settings.PASSWORD_HASHERS
     encoded = make_password("S3cret-pass")
-    assert encoded.startswith("argon2$")
+    assert encoded.startswith("argon2$argon2id$v=19$m=8,t=1,p=1$"), "the fast hasher is in effect"
     assert Argon2PasswordHasher().verify("S3cret-pass", encoded)
     assert check_password("S3cret-pass", encoded)
