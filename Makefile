@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= auto
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast fuzz lint fmt bench migrate seed clean
+.PHONY: help install run test test-fast fuzz lint fmt bench loadtest migrate seed clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,6 +58,22 @@ fmt: install ## Format and autofix with ruff
 
 bench: migrate ## Run the benchmarks and write docs/performance.md
 	$(PY) manage.py bench --output docs/performance.md
+
+# make loadtest: Keel over real HTTP (uvicorn, PostgreSQL, Redis) against a bare-Django ceiling.
+# DATABASE_URL / REDIS_URL default to the local servers (started here when absent, as .ci/run
+# does), in a database and Redis index of its own. Production settings with throwaway secrets.
+LOADTEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/keel_loadtest
+LOADTEST_REDIS_URL ?= redis://127.0.0.1:6379/2
+LOADTEST_ARGS ?=
+loadtest: install ## Load benchmark over HTTP vs a bare-Django ceiling → docs/performance.md
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+	@if [ -z "$$DATABASE_URL" ]; then bash .ci/services.sh start && \
+		{ createdb -h 127.0.0.1 -U postgres keel_loadtest 2>/dev/null || true; }; fi
+	DATABASE_URL=$${DATABASE_URL:-$(LOADTEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(LOADTEST_REDIS_URL)} \
+	ENVIRONMENT=production DEBUG=false SECURE_SSL_REDIRECT=false KEEL_IGNORE_DOTENV=1 \
+	SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(64))') \
+	JWT_SECRET=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(48))') \
+		$(PY) manage.py loadtest --output docs/performance.md $(LOADTEST_ARGS)
 
 clean: ## Remove the virtualenv and local data (var/)
 	rm -rf $(VENV) var

@@ -1,0 +1,1 @@
+"""`make loadtest`: Keel served for real against a bare-Django ceiling (docs/performance.md)."""
