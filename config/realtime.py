@@ -61,16 +61,24 @@ def envelope(event_type: str, payload: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _group_send(groups: Iterable[str], message: dict[str, Any]) -> None:
+def _group_send(groups: list[str], message: dict[str, Any]) -> None:
+    """All groups in one trip into the event loop (an org event reaches every member's group:
+    one loop and one Redis connection for all of them, not one each)."""
     layer = get_channel_layer()
     if layer is None:
         return
-    send = async_to_sync(layer.group_send)
-    for group in groups:
-        try:
-            send(group, message)
-        except Exception:  # a failed push must never fail the write that caused it
-            logger.warning("could not publish to %s", group, exc_info=True)
+
+    async def send_all() -> None:
+        for group in groups:
+            try:
+                await layer.group_send(group, message)
+            except Exception:  # a failed push must never fail the write that caused it
+                logger.warning("could not publish to %s", group, exc_info=True)
+
+    try:
+        async_to_sync(send_all)()
+    except Exception:  # no way into an event loop from here: the push is lost, the write is not
+        logger.warning("could not publish to %d group(s)", len(groups), exc_info=True)
 
 
 def _after_commit(groups: list[str], message: dict[str, Any]) -> None:
