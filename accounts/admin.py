@@ -505,6 +505,7 @@ class RotatedRefreshTokenAdmin(admin.ModelAdmin):
 @admin.register(TokenBlacklist)
 class TokenBlacklistAdmin(admin.ModelAdmin):
     list_display = ("user", "reason", "expires_at", "created_at")
+    list_select_related = ("user",)  # nullable: not joined by default
     list_filter = ("reason",)
     search_fields = ("user__email",)
     readonly_fields = ("token_hash", "user", "expires_at", "reason", "created_at")

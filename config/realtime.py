@@ -10,6 +10,7 @@ so a membership change needs no socket bookkeeping.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import re
@@ -26,6 +27,7 @@ from django.utils.module_loading import import_string
 logger = logging.getLogger("keel.realtime")
 
 BROADCAST_GROUP = "broadcast"
+SEND_CONCURRENCY = 50
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN = 4403
 
@@ -68,12 +70,16 @@ def _group_send(groups: list[str], message: dict[str, Any]) -> None:
     if layer is None:
         return
 
+    async def send(group: str) -> None:
+        try:
+            await layer.group_send(group, message)
+        except Exception:  # a failed push must never fail the write that caused it
+            logger.warning("could not publish to %s", group, exc_info=True)
+
     async def send_all() -> None:
-        for group in groups:
-            try:
-                await layer.group_send(group, message)
-            except Exception:  # a failed push must never fail the write that caused it
-                logger.warning("could not publish to %s", group, exc_info=True)
+        # Up to SEND_CONCURRENCY groups in flight: each group_send waits on Redis round trips.
+        for start in range(0, len(groups), SEND_CONCURRENCY):
+            await asyncio.gather(*(send(g) for g in groups[start : start + SEND_CONCURRENCY]))
 
     try:
         async_to_sync(send_all)()

