@@ -204,28 +204,26 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # the busy timeout instead of "database table is locked".
     _db.setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test.sqlite3"))
 elif env.bool("DB_POOL", default=True):
-    # Under ASGI every request runs in a thread of its own: persistent per-thread connections
+    # Under ASGI every request ran in a thread of its own: persistent per-thread connections
     # piled up to PostgreSQL's max_connections. A psycopg pool per process bounds them
     # (docs/configuration.md has the max_connections arithmetic); Django returns the
     # connection to the pool when the request ends (CONN_MAX_AGE must be 0).
     _db["CONN_MAX_AGE"] = 0
     _db["CONN_HEALTH_CHECKS"] = True  # a pooled connection is checked as it is handed out
-    _db.setdefault("OPTIONS", {}).update(
-        {
-            "connect_timeout": 5,
-            "pool": {
-                "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
-                # the web threads, plus the WebSocket consumers' and health probes' lookups
-                "max_size": env.int("DB_POOL_MAX_SIZE", default=WEB_THREADS + 2),
-                "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),  # wait for a connection
-                "max_idle": 300,
-            },
-        }
-    )
+    _db.setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+        # the web threads, plus the WebSocket consumers' and health probes' lookups
+        "max_size": env.int("DB_POOL_MAX_SIZE", default=WEB_THREADS + 2),
+        "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),  # waiting for a free connection
+        "max_idle": 300,
+    }
 else:  # DB_POOL=false: one persistent connection per thread (e.g. behind PgBouncer)
     _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
+if _db["ENGINE"] != "django.db.backends.sqlite3":
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # How Keel's connections are named in pg_stat_activity.
+    _db["OPTIONS"]["application_name"] = env.str("DB_APPLICATION_NAME", default="keel")
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 
 # --- Cache, channel layer, job broker ---------------------------------------------------------
