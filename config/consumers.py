@@ -23,6 +23,8 @@ from config.realtime import (
     BROADCAST_GROUP,
     CLOSE_FORBIDDEN,
     CLOSE_UNAUTHORIZED,
+    member_org_ids,
+    org_group,
     session_group,
     user_group,
 )
@@ -85,15 +87,18 @@ def _release_slot(user_id: int) -> None:
 
 
 class EventsConsumer(AsyncWebsocketConsumer):
-    """Authenticated event stream: joins the user's, the session's and the broadcast groups."""
+    """Authenticated event stream: joins the user's, the session's, the broadcast group and the
+    groups of the user's organizations."""
 
     user_id: int | None = None
     groups_joined: list[str]
+    orgs: set[int]
     counted = False
     closing = False  # set once the server has closed the socket: nothing may be sent after that
 
     async def connect(self) -> None:
         self.groups_joined = []
+        self.orgs = set()
         refusal = await sync_to_async(socket_refusal)(self.scope)
         if refusal is not None:
             await self._deny(*refusal, CLOSE_FORBIDDEN if refusal[0] == 403 else CLOSE_POLICY)
@@ -122,6 +127,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
+        await self._orgs_sync()
         await self.accept()
         metrics.WEBSOCKET_CONNECTIONS.inc()
         logger.info("websocket connected", extra={"user_id": self.user_id, "route": "/ws"})
@@ -186,10 +192,32 @@ class EventsConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=json.dumps(data, separators=(",", ":")))
         metrics.WEBSOCKET_MESSAGES.labels(direction="out").inc()
 
+    async def _orgs_sync(self) -> None:
+        """Be in the groups of exactly the organizations the user is an active member of."""
+        assert self.user_id is not None
+        wanted = await sync_to_async(member_org_ids)(self.user_id)
+        for organization_id in wanted - self.orgs:
+            await self.channel_layer.group_add(org_group(organization_id), self.channel_name)
+            self.groups_joined.append(org_group(organization_id))
+        for organization_id in self.orgs - wanted:
+            await self.channel_layer.group_discard(org_group(organization_id), self.channel_name)
+            self.groups_joined.remove(org_group(organization_id))
+        self.orgs = wanted
+
     # Channel-layer handlers ---------------------------------------------------------------------
 
     async def event_message(self, message: dict[str, Any]) -> None:
         await self._send_json(message["event"])
+
+    async def org_event(self, message: dict[str, Any]) -> None:
+        """An organization's event: sent on only while the user is still its member (a copy
+        that reached the org group before a removal was applied is dropped)."""
+        if message.get("org_id") in self.orgs:
+            await self._send_json(message["event"])
+
+    async def orgs_resync(self, message: dict[str, Any]) -> None:
+        if self.user_id is not None and not self.closing:
+            await self._orgs_sync()
 
     async def socket_close(self, message: dict[str, Any]) -> None:
         await self.close(code=message.get("code", CLOSE_UNAUTHORIZED))

@@ -4,8 +4,8 @@ Events are sent after the surrounding transaction commits, through the channel l
 any process (web or worker) can publish and every process's sockets receive them.
 
 Groups: `user.<id>` (all of a user's sockets), `session.<id>` (one sign-in's sockets),
-`broadcast` (everyone). Organization events fan out to each active member's user group,
-so a membership change needs no socket bookkeeping.
+`org.<id>` (the sockets of the org's active members: joined at connect, re-read after every
+membership change), `broadcast` (everyone).
 """
 
 from __future__ import annotations
@@ -34,6 +34,10 @@ CLOSE_FORBIDDEN = 4403
 
 def user_group(user_id: int) -> str:
     return f"user.{user_id}"
+
+
+def org_group(organization_id: int) -> str:
+    return f"org.{organization_id}"
 
 
 def session_group(session_id: int | str) -> str:
@@ -109,6 +113,23 @@ def _org_members() -> Callable[..., Iterable[int]]:
     return import_string(settings.REALTIME_ORG_MEMBERS)
 
 
+@functools.cache
+def _member_orgs() -> Callable[..., Iterable[int]]:
+    """`settings.REALTIME_MEMBER_ORGS`: `(user_id=)` -> the ids of the organizations whose
+    events that user's sockets receive (organizations fills it: the active memberships)."""
+    return import_string(settings.REALTIME_MEMBER_ORGS)
+
+
+def member_org_ids(user_id: int) -> set[int]:
+    return set(_member_orgs()(user_id=user_id))
+
+
+def member_orgs_changed(user_id: int) -> None:
+    """A membership of this user began, ended or changed: after the commit, their sockets
+    re-read which organization groups they are in (and ignore events of orgs they left)."""
+    _after_commit([user_group(user_id)], {"type": "orgs.resync"})
+
+
 def publish_to_org(
     organization_id: int,
     event_type: str,
@@ -118,9 +139,32 @@ def publish_to_org(
     also_user_ids: Iterable[int] = (),
 ) -> None:
     """Send an event to the org's active members (optionally only some roles), plus extra users
-    (e.g. a member who was just removed)."""
-    member_ids = _org_members()(organization_id=organization_id, roles=roles)
-    publish_to_users([*member_ids, *also_user_ids], event_type, payload)
+    (e.g. a member who was just removed).
+
+    To all members it is one message to the org's group, which every member's socket joins (a
+    constant cost however large the org); to some roles, one message per member. A user named in
+    `also_user_ids` who is no longer a member gets a copy of their own, after the resync that
+    takes their sockets out of the group (so the group's copy, if it still reaches them, is
+    dropped and they receive the event once)."""
+    event = envelope(event_type, payload)
+    extra = list(dict.fromkeys(also_user_ids))
+    if roles is not None:
+        member_ids = _org_members()(organization_id=organization_id, roles=roles)
+        publish_to_users([*member_ids, *extra], event_type, payload)
+        return
+    if extra:
+        members = set(_org_members()(organization_id=organization_id, roles=None))
+        extra = [user_id for user_id in extra if user_id not in members]
+
+    def send() -> None:
+        _group_send(
+            [org_group(organization_id)],
+            {"type": "org.event", "org_id": organization_id, "event": event},
+        )
+        if extra:
+            _group_send([user_group(u) for u in extra], {"type": "event.message", "event": event})
+
+    transaction.on_commit(send)
 
 
 def broadcast(event_type: str, payload: dict[str, Any]) -> None:

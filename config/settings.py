@@ -538,6 +538,8 @@ STAFF_ACCESS_CHECKS = ["accounts.auth.permissions.two_factor_required"]
 AUTHENTICATED_USER_CHECKS = ["accounts.auth.authentication.require_verified_email"]
 # The user ids an organization's events reach: (organization_id=, roles=) -> ids.
 REALTIME_ORG_MEMBERS = "organizations.selectors.organization_member_ids"
+# The organizations whose events a user's sockets receive: (user_id=) -> ids.
+REALTIME_MEMBER_ORGS = "organizations.selectors.member_organization_ids"
 # Domains that take part in an account's lifecycle (accounts/lifecycle.py): GDPR export
 # sections, deletion blockers, the purge, staff stats.
 ACCOUNT_LIFECYCLE_PARTICIPANTS = ["organizations.lifecycle.OrganizationsLifecycle"]

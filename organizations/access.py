@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from accounts.models import User
+from config import realtime
 from organizations.models import (
     ORG_ROLE_LEVELS,
     Membership,
@@ -74,7 +75,9 @@ def membership_role_cached(*, organization_id: int, user_id: int) -> str | None:
 
 
 def membership_cache_clear(organization_id: int, user_id: int) -> None:
-    """Make cached roles of this member stale now and again after the commit."""
+    """Make cached roles of this member stale now and again after the commit; the member's
+    sockets re-read their organization groups (every membership change comes through here)."""
+    realtime.member_orgs_changed(user_id)
 
     def bump() -> None:
         key = _generation_key(organization_id, user_id)

@@ -26,6 +26,15 @@ def organization_member_ids(
     return list(qs.values_list("user_id", flat=True))
 
 
+def member_organization_ids(*, user_id: int) -> list[int]:
+    """The live organizations the user is an active member of (their sockets' org groups)."""
+    return list(
+        Membership.objects.filter(
+            user_id=user_id, status=MembershipStatus.ACTIVE, organization__deleted_at__isnull=True
+        ).values_list("organization_id", flat=True)
+    )
+
+
 def organization_list_for_user(*, user: Any) -> list[tuple[Organization, str]]:
     """The user's organizations (active memberships of live orgs) with their role."""
     memberships = (

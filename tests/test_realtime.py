@@ -8,6 +8,7 @@ on_commit callbacks run at once.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -242,6 +243,58 @@ async def test_a_member_also_named_as_extra_recipient_gets_the_event_once(connec
     await publish_to_org(acme.pk, also_user_ids=[alice.pk])
     assert (await receive_event(socket))["type"] == "org_update"
     assert await socket.receive_nothing(timeout=QUIET)
+
+
+async def test_an_org_event_is_one_message_however_many_members(monkeypatch, acme):
+    from tests.factories import MembershipFactory
+
+    for _ in range(30):
+        await sync_to_async(MembershipFactory)(organization=acme)
+    sent: list[str] = []
+    layer = get_channel_layer()
+    group_send = layer.group_send
+
+    async def counting(group: str, message: dict[str, Any]) -> None:
+        sent.append(group)
+        await group_send(group, message)
+
+    monkeypatch.setattr(layer, "group_send", counting)
+    await publish_to_org(acme.pk)
+    assert sent == [realtime.org_group(acme.pk)]
+
+
+async def test_a_member_removed_while_connected_hears_it_once_and_then_nothing(
+    connect, acme, alice, bob
+):
+    from organizations.access import OrgActor
+    from organizations.services import member_remove, organization_update
+
+    socket = await connect(bob)
+    owner = OrgActor(organization=acme, role=OrgRole.OWNER, user=alice)
+    await sync_to_async(member_remove)(actor=owner, user_id=bob.pk)
+    event = await receive_event(socket)
+    assert (event["type"], event["payload"]["event"]) == ("member_update", "removed")
+    assert await socket.receive_nothing(timeout=QUIET), "the removal reached bob twice"
+    await sync_to_async(organization_update)(actor=owner, name="Acme Renamed")
+    assert await socket.receive_nothing(timeout=QUIET), "a former member still hears the org"
+
+
+async def test_a_user_who_joins_while_connected_hears_the_org_from_then_on(connect, acme, charlie):
+    from organizations.access import OrgActor
+    from organizations.services import organization_update
+
+    socket = await connect(charlie)
+    await Membership.objects.acreate(organization=acme, user=charlie, role=OrgRole.MEMBER)
+    await sync_to_async(realtime.member_orgs_changed)(charlie.pk)  # what the services call
+    groups = get_channel_layer().groups  # the in-memory layer's: the resync is asynchronous
+    for _ in range(100):
+        if groups.get(realtime.org_group(acme.pk)):
+            break
+        await asyncio.sleep(0.02)
+    await sync_to_async(organization_update)(
+        actor=OrgActor(organization=acme, role=OrgRole.OWNER), name="Acme Joined"
+    )
+    assert (await receive_event(socket))["type"] == "org_update"
 
 
 # --- Closing sockets --------------------------------------------------------------------------

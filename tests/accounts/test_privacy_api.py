@@ -786,16 +786,24 @@ def test_deleting_an_org_cancels_its_invitations_and_keys_through_the_org_servic
     assert AuditLog.objects.filter(action="organization_delete", target_id=str(solo.pk)).exists()
 
 
-def test_the_other_members_hear_that_the_user_left(alice, acme, bob, monkeypatch):
+def test_the_other_members_hear_that_the_user_left(
+    alice, acme, bob, monkeypatch, django_capture_on_commit_callbacks
+):
+    """The org's event goes to its members as they are then: bob, no longer alice."""
+    from organizations.selectors import organization_member_ids
+
     events = []
     monkeypatch.setattr(
-        "config.realtime.publish_to_users",
-        lambda ids, kind, payload: events.append((set(ids), kind, payload)),
+        "config.realtime.publish_to_org",
+        lambda org_id, kind, payload, **kw: events.append(
+            (set(organization_member_ids(organization_id=org_id)), kind, payload)
+        ),
     )
     other = OrganizationFactory(slug="other")
     MembershipFactory(organization=other, user=alice, role=OrgRole.MEMBER)
     MembershipFactory(organization=other, user=bob, role=OrgRole.OWNER)
-    privacy.account_purge(user=alice)
+    with django_capture_on_commit_callbacks(execute=True):
+        privacy.account_purge(user=alice)
     [(recipients, payload)] = [
         (ids, p) for ids, kind, p in events if kind == "member_update" and p["org_slug"] == "other"
     ]

@@ -96,9 +96,12 @@ def test_concurrent_requests_share_a_bounded_pool_of_connections(server):
     stop_sampling = threading.Event()
 
     def sample() -> None:
-        while not stop_sampling.is_set():
-            peak[0] = max(peak[0], server_connections())
-            stop_sampling.wait(0.02)
+        try:
+            while not stop_sampling.is_set():
+                peak[0] = max(peak[0], server_connections())
+                stop_sampling.wait(0.02)
+        finally:
+            connection.close()  # this thread's own: back to the pool
 
     sampler = threading.Thread(target=sample)
     sampler.start()

@@ -29,6 +29,7 @@ from django.http import HttpRequest, JsonResponse
 from django.test import Client, RequestFactory, override_settings
 from django.urls import include, path
 
+from config.loadtest.report import section_write
 from config.views import LiveView
 
 BENCH_PASSWORD = "Bench-Password-42"  # noqa: S105 (a throwaway user, rolled back)
@@ -130,8 +131,8 @@ class Command(BaseCommand):
             transaction.set_rollback(True)
         report = self._render(rows, guard_rows, audit_rows, auth_rows)
         if options["output"]:
-            Path(options["output"]).write_text(report)
-            self.stdout.write(self.style.SUCCESS(f"Wrote {options['output']}"))
+            section_write(Path(options["output"]), "bench", report)
+            self.stdout.write(self.style.SUCCESS(f"Wrote the bench section of {options['output']}"))
         else:
             self.stdout.write(report)
 
@@ -299,7 +300,7 @@ class Command(BaseCommand):
         me_ratio_p50 = auth_rows[0].p50 / auth_rows[1].p50 * 100
         return "\n".join(
             [
-                "# Performance",
+                "## In process (`make bench`)",
                 "",
                 "Numbers from `make bench` (`manage.py bench`): in-process requests through Keel's",
                 "full middleware stack with Django's test client (no network, one thread), so they",
@@ -312,7 +313,7 @@ class Command(BaseCommand):
                 f"Python {platform.python_version()}, Django {django.get_version()}",
                 f"- Database: {connection.vendor}; cache: {cache_backend}; DEBUG=False",
                 "",
-                "## Request path",
+                "### Request path",
                 "",
                 *table,
                 *lines_for(rows),
@@ -320,7 +321,7 @@ class Command(BaseCommand):
                 f"Middleware pipeline overhead (p50 of the full stack minus the view alone): "
                 f"**{pipeline:.3f} ms** per request.",
                 "",
-                "## IP blocklist + rate limits",
+                "### IP blocklist + rate limits",
                 "",
                 "The same request with and without `IPBlocklistMiddleware`,",
                 "`IPRateLimitMiddleware` and `RouteRateLimitMiddleware` (a blocklist of 200",
@@ -333,7 +334,7 @@ class Command(BaseCommand):
                 f"Cost of the guards: **{guard_cost:+.1f} %** p50 latency, "
                 f"**{throughput_cost:+.1f} %** throughput (target: at most 10 %).",
                 "",
-                "## Audit log",
+                "### Audit log",
                 "",
                 *table,
                 *lines_for(audit_rows),
@@ -341,7 +342,7 @@ class Command(BaseCommand):
                 "An audit entry is one INSERT in the service's transaction; the cost above is",
                 "what a state-changing request pays for it.",
                 "",
-                "## Authentication",
+                "### Authentication",
                 "",
                 *table,
                 *lines_for(auth_rows),

@@ -385,6 +385,7 @@ class Command(BaseCommand):
             if times:
                 self.stdout.write(
                     f"  event {n + 1}: {len(times)} sockets, "
+                    f"first after {(min(times) - t0) * 1000:.0f} ms, "
                     f"last after {(max(times) - t0) * 1000:.0f} ms"
                 )
         if received < sockets:
