@@ -37,6 +37,7 @@ from config.loadtest import report, wrk
 from config.loadtest.fixtures import ORG_SLUG, access_token, cast_ensure
 
 BASE_DIR = Path(settings.BASE_DIR)
+APP_NAME = "keel-loadtest"  # the measured server's connections in pg_stat_activity
 # serve's flags that matter for HTTP (the ceiling has no lifespan handler: Django refuses one).
 UVICORN_FLAGS = [
     "--no-proxy-headers",
@@ -148,7 +149,9 @@ class Command(BaseCommand):
             workers,
         ]
         servers = {
-            "keel": Server("keel", serve, env, logs / "keel.log"),
+            "keel": Server(
+                "keel", serve, {**env, "DB_APPLICATION_NAME": APP_NAME}, logs / "keel.log"
+            ),
             "keel-limited": Server("keel-limited", serve, limited_env, logs / "keel-limited.log"),
             "ceiling": Server(
                 "ceiling",
@@ -288,7 +291,9 @@ class Command(BaseCommand):
             c = wrk.run(
                 ceiling.base + row.ceiling_path, clients=row.clients, seconds=seconds, headers={}
             )
-            with self._connection_counter(enabled=row.count_connections) as peak:
+            with self._connection_counter(
+                enabled=row.count_connections and row.server == "keel"
+            ) as peak:
                 k = wrk.run(
                     keel.base + row.path, clients=row.clients, seconds=seconds, headers=row.headers
                 )
@@ -305,8 +310,8 @@ class Command(BaseCommand):
 
     @contextmanager
     def _connection_counter(self, *, enabled: bool) -> Iterator[list[int]]:
-        """The most client connections to the database seen while the block runs (sampled
-        every 0.2 s from pg_stat_activity; this command's own connection not counted)."""
+        """The most connections the measured Keel server held while the block runs (sampled
+        every 0.2 s from pg_stat_activity, where it names them APP_NAME)."""
         peak = [0]
         if not enabled:
             yield peak
@@ -322,10 +327,10 @@ class Command(BaseCommand):
                     with db.cursor() as cursor:
                         cursor.execute(
                             "SELECT count(*) FROM pg_stat_activity"
-                            " WHERE datname = current_database()"
-                            " AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+                            " WHERE datname = current_database() AND application_name = %s",
+                            [APP_NAME],
                         )
-                        peak[0] = max(peak[0], cursor.fetchone()[0] - 1)  # the command's own
+                        peak[0] = max(peak[0], cursor.fetchone()[0])
                     stop.wait(0.2)
             finally:
                 db.close()
