@@ -236,6 +236,13 @@ if REDIS_URL:
             "KEY_PREFIX": env.str("CACHE_KEY_PREFIX", default="keel"),
             "OPTIONS": {
                 "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # One pool per process, bounded like the database's: a request that finds
+                # every connection busy waits up to 2 s, then counts as a cache miss.
+                "CONNECTION_POOL_CLASS": "redis.BlockingConnectionPool",
+                "CONNECTION_POOL_KWARGS": {
+                    "max_connections": env.int("REDIS_POOL_MAX_SIZE", default=WEB_THREADS + 4),
+                    "timeout": 2,
+                },
                 "SOCKET_CONNECT_TIMEOUT": 2,
                 "SOCKET_TIMEOUT": 2,
                 # The cache is an accelerator: when Redis is down, fall through to the database.
