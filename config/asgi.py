@@ -25,7 +25,7 @@ from channels.sessions import SessionMiddlewareStack  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.urls import path  # noqa: E402
 
-from config.asgi_limits import BodyLimitASGIMiddleware  # noqa: E402
+from config.asgi_limits import BodyLimitASGIMiddleware, HeaderNamesASGIMiddleware  # noqa: E402
 from config.consumers import EventsConsumer  # noqa: E402
 from config.shutdown import LifespanMiddleware, register_atexit  # noqa: E402
 
@@ -34,8 +34,10 @@ websocket_urlpatterns = [path("ws", EventsConsumer.as_asgi())]
 application = LifespanMiddleware(
     ProtocolTypeRouter(
         {
-            "http": BodyLimitASGIMiddleware(
-                WSGIMiddleware(django_wsgi_app, workers=settings.WEB_THREADS)  # type: ignore[arg-type]
+            "http": HeaderNamesASGIMiddleware(
+                BodyLimitASGIMiddleware(
+                    WSGIMiddleware(django_wsgi_app, workers=settings.WEB_THREADS)  # type: ignore[arg-type]
+                )
             ),
             "websocket": SessionMiddlewareStack(URLRouter(websocket_urlpatterns)),
         }

@@ -1,9 +1,12 @@
-"""Request-body limit at the ASGI edge.
+"""The HTTP edge, in front of the WSGI bridge (config/asgi.py).
 
-Django's ASGI handler reads the whole body before any middleware runs, so a huge upload
-would be buffered before `BodyLimitMiddleware` could refuse it. This wrapper answers
-413 REQUEST_TOO_LARGE from `Content-Length` without reading the body, and stops reading a
-body sent without one as soon as it passes the route's limit.
+- `BodyLimitASGIMiddleware`: 413 REQUEST_TOO_LARGE from `Content-Length` without reading the
+  body; a chunked body (no `Content-Length`) is read here up to the route's limit — 413 past
+  it — and handed on with its length, since a WSGI application reads only a declared length.
+- `HeaderNamesASGIMiddleware`: drops request headers whose names hold an underscore. WSGI
+  spells `X-Forwarded-For` and `X_Forwarded_For` alike (`HTTP_X_FORWARDED_FOR`), so a client
+  could smuggle a forwarded-for or forwarded-proto value past a proxy that only sets the
+  dashed one; Django's ASGI handler dropped such headers, and so does this.
 """
 
 from __future__ import annotations
@@ -38,6 +41,9 @@ class BodyLimitASGIMiddleware:
         if raw_length is not None and raw_length.isdigit() and int(raw_length) > limit:
             await self._reject(send, headers, limit)
             return
+        if raw_length is None and b"transfer-encoding" in headers:
+            await self._chunked(scope, receive, send, headers, limit)
+            return
         received = 0
         exceeded = False
 
@@ -54,6 +60,46 @@ class BodyLimitASGIMiddleware:
         await self.app(scope, limited_receive, send)
         if exceeded:
             await self._reject(send, headers, limit)
+
+    async def _chunked(
+        self, scope: Scope, receive: Receive, send: Send, headers: dict[bytes, bytes], limit: int
+    ) -> None:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return  # the client went away
+            body = message.get("body", b"")
+            size += len(body)
+            if size > limit:
+                await self._reject(send, headers, limit)
+                return
+            chunks.append(body)
+            if not message.get("more_body"):
+                break
+        data = b"".join(chunks)
+        scope = {
+            **scope,
+            "headers": [
+                *(
+                    h
+                    for h in scope["headers"]
+                    if h[0] not in (b"transfer-encoding", b"content-length")
+                ),
+                (b"content-length", str(len(data)).encode()),
+            ],
+        }
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": data, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
 
     @staticmethod
     async def _reject(send: Send, headers: dict[bytes, bytes], limit: int) -> None:
@@ -79,3 +125,13 @@ class BodyLimitASGIMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class HeaderNamesASGIMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and any(b"_" in name for name, _ in scope["headers"]):
+            scope = {**scope, "headers": [h for h in scope["headers"] if b"_" not in h[0]]}
+        await self.app(scope, receive, send)

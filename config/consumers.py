@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import functools
 import json
 import logging
@@ -11,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.core.cache import cache
@@ -93,12 +95,14 @@ class EventsConsumer(AsyncWebsocketConsumer):
     user_id: int | None = None
     groups_joined: list[str]
     orgs: set[int]
+    seen: collections.deque[str]
     counted = False
     closing = False  # set once the server has closed the socket: nothing may be sent after that
 
     async def connect(self) -> None:
         self.groups_joined = []
         self.orgs = set()
+        self.seen = collections.deque(maxlen=64)  # ids of the recent events sent on
         refusal = await sync_to_async(socket_refusal)(self.scope)
         if refusal is not None:
             await self._deny(*refusal, CLOSE_FORBIDDEN if refusal[0] == 403 else CLOSE_POLICY)
@@ -195,7 +199,7 @@ class EventsConsumer(AsyncWebsocketConsumer):
     async def _orgs_sync(self) -> None:
         """Be in the groups of exactly the organizations the user is an active member of."""
         assert self.user_id is not None
-        wanted = await sync_to_async(member_org_ids)(self.user_id)
+        wanted = await database_sync_to_async(member_org_ids)(self.user_id)
         for organization_id in wanted - self.orgs:
             await self.channel_layer.group_add(org_group(organization_id), self.channel_name)
             self.groups_joined.append(org_group(organization_id))
@@ -206,13 +210,25 @@ class EventsConsumer(AsyncWebsocketConsumer):
 
     # Channel-layer handlers ---------------------------------------------------------------------
 
+    def _first_time(self, message: dict[str, Any]) -> bool:
+        """False for an event this socket already sent on (an org event can reach it through
+        the org's group and the user's own: `realtime.publish_to_org`)."""
+        event_id = message.get("event_id")
+        if event_id is None:
+            return True
+        if event_id in self.seen:
+            return False
+        self.seen.append(event_id)
+        return True
+
     async def event_message(self, message: dict[str, Any]) -> None:
-        await self._send_json(message["event"])
+        if self._first_time(message):
+            await self._send_json(message["event"])
 
     async def org_event(self, message: dict[str, Any]) -> None:
         """An organization's event: sent on only while the user is still its member (a copy
         that reached the org group before a removal was applied is dropped)."""
-        if message.get("org_id") in self.orgs:
+        if message.get("org_id") in self.orgs and self._first_time(message):
             await self._send_json(message["event"])
 
     async def orgs_resync(self, message: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ import asyncio
 import functools
 import logging
 import re
+import uuid
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -139,30 +140,32 @@ def publish_to_org(
     also_user_ids: Iterable[int] = (),
 ) -> None:
     """Send an event to the org's active members (optionally only some roles), plus extra users
-    (e.g. a member who was just removed).
+    (a member who was just removed, or who just joined).
 
     To all members it is one message to the org's group, which every member's socket joins (a
-    constant cost however large the org); to some roles, one message per member. A user named in
-    `also_user_ids` who is no longer a member gets a copy of their own, after the resync that
-    takes their sockets out of the group (so the group's copy, if it still reaches them, is
-    dropped and they receive the event once)."""
-    event = envelope(event_type, payload)
+    constant cost however large the org); to some roles, one message per member. Each user in
+    `also_user_ids` also gets a copy through their own group, after the resync of their org
+    groups that their membership change queued: a removed member's socket has left the org
+    (the group's copy, if it still arrives, is dropped), a new member's may not have joined yet.
+    Both copies carry one event id, so a socket that gets both sends the event once."""
     extra = list(dict.fromkeys(also_user_ids))
     if roles is not None:
         member_ids = _org_members()(organization_id=organization_id, roles=roles)
         publish_to_users([*member_ids, *extra], event_type, payload)
         return
-    if extra:
-        members = set(_org_members()(organization_id=organization_id, roles=None))
-        extra = [user_id for user_id in extra if user_id not in members]
+    event = envelope(event_type, payload)
+    event_id = uuid.uuid4().hex
 
     def send() -> None:
         _group_send(
             [org_group(organization_id)],
-            {"type": "org.event", "org_id": organization_id, "event": event},
+            {"type": "org.event", "org_id": organization_id, "event_id": event_id, "event": event},
         )
         if extra:
-            _group_send([user_group(u) for u in extra], {"type": "event.message", "event": event})
+            _group_send(
+                [user_group(u) for u in extra],
+                {"type": "event.message", "event_id": event_id, "event": event},
+            )
 
     transaction.on_commit(send)
 

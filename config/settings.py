@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -183,6 +184,8 @@ TEMPLATES = [
 
 # --- Database ---------------------------------------------------------------------------------
 VAR_DIR.mkdir(exist_ok=True)
+# `manage.py qcluster`: the job worker (django-q2), which forks.
+_JOB_WORKER = sys.argv[1:2] == ["qcluster"]
 # Requests one web process runs at once (config/asgi.py: a thread each, one database connection
 # each at most); more wait in line. WebSockets are not counted: they live on the event loop.
 WEB_THREADS = env.int("WEB_THREADS", default=8)
@@ -203,7 +206,7 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
     # A file (not shared-cache memory) so that tests with real concurrent requests get WAL and
     # the busy timeout instead of "database table is locked".
     _db.setdefault("TEST", {}).setdefault("NAME", str(VAR_DIR / "test.sqlite3"))
-elif env.bool("DB_POOL", default=True):
+elif env.bool("DB_POOL", default=True) and not _JOB_WORKER:
     # Under ASGI every request ran in a thread of its own: persistent per-thread connections
     # piled up to PostgreSQL's max_connections. A psycopg pool per process bounds them
     # (docs/configuration.md has the max_connections arithmetic); Django returns the
@@ -217,7 +220,11 @@ elif env.bool("DB_POOL", default=True):
         "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),  # waiting for a free connection
         "max_idle": 300,
     }
-else:  # DB_POOL=false: one persistent connection per thread (e.g. behind PgBouncer)
+else:
+    # DB_POOL=false (e.g. behind PgBouncer), and always the job worker: django-q2 forks its
+    # workers after closing connections, which a pool would keep open inside it (and a forked
+    # copy of a pool has sockets it shares with its parent and none of its threads).
+    # One persistent connection per thread.
     _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
     _db["CONN_HEALTH_CHECKS"] = True
 if _db["ENGINE"] != "django.db.backends.sqlite3":

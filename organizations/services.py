@@ -525,7 +525,8 @@ def invitation_accept(*, token: str, user: User) -> Organization:
         invitation.save(update_fields=["accepted_at"])
         membership_cache_clear(organization.pk, user.pk)
         _audit(user, "invitation_accept", invitation, metadata={"organization_id": organization.pk})
-        _member_event(organization, "added", user_id=user.pk, role=invitation.role)
+        # `also`: the new member's sockets join the org's group only once their resync ran.
+        _member_event(organization, "added", also=(user.pk,), user_id=user.pk, role=invitation.role)
     return organization
 
 

@@ -297,6 +297,47 @@ async def test_a_user_who_joins_while_connected_hears_the_org_from_then_on(conne
     assert (await receive_event(socket))["type"] == "org_update"
 
 
+@pytest.mark.parametrize("resync_delay", [0, 0.3])
+async def test_a_user_who_accepts_an_invitation_while_connected_hears_it_once(
+    connect, acme, alice, charlie, monkeypatch, resync_delay
+):
+    """The new member's sockets may not have joined the org's group when the "added" event
+    leaves (a slow resync: 0.3 s): it reaches them through their own group, and once even when
+    the group's copy arrives too (no delay)."""
+    import time
+    from datetime import timedelta
+
+    from config import consumers
+
+    def slow(user_id: int) -> set[int]:
+        time.sleep(resync_delay)
+        return realtime.member_org_ids(user_id)
+
+    from django.utils import timezone
+
+    from organizations.models import Invitation
+    from organizations.services import invitation_accept
+    from security.crypto import token_hash
+
+    socket = await connect(charlie)
+    monkeypatch.setattr(consumers, "member_org_ids", slow)
+    await Invitation.objects.acreate(
+        organization=acme,
+        email=charlie.email,
+        role=OrgRole.MEMBER,
+        token_hash=token_hash("invite-charlie"),
+        expires_at=timezone.now() + timedelta(days=1),
+        invited_by=alice,
+    )
+    await sync_to_async(invitation_accept)(token="invite-charlie", user=charlie)
+    events = [await receive_event(socket)]  # waits out the slow resync
+    with contextlib.suppress(TimeoutError):
+        while True:
+            events.append(await socket.receive_json_from(timeout=QUIET + resync_delay))
+    added = [e for e in events if e["type"] == "member_update" and e["payload"]["event"] == "added"]
+    assert len(added) == 1, events
+
+
 # --- Closing sockets --------------------------------------------------------------------------
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -196,3 +197,36 @@ def test_production_hashes_passwords_with_argon2_and_the_tests_with_cheap_argon2
     assert encoded.startswith("argon2$argon2id$v=19$m=8,t=1,p=1$"), "the fast hasher is in effect"
     assert Argon2PasswordHasher().verify("S3cret-pass", encoded)
     assert check_password("S3cret-pass", encoded)
+
+
+def _database_options(*argv: str) -> dict:
+    """The default database's settings as a process started with `argv` sees them."""
+    code = (
+        "import json, sys; sys.argv = json.loads(sys.argv[1]); import config.settings as s;"
+        "db = s.DATABASES['default'];"
+        "print(json.dumps({'pool': db['OPTIONS'].get('pool'), 'age': db['CONN_MAX_AGE'],"
+        " 'name': db['OPTIONS'].get('application_name')}))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(list(argv))],
+        cwd=ROOT,
+        env={
+            "PATH": os.environ["PATH"],
+            "KEEL_IGNORE_DOTENV": "1",
+            "DATABASE_URL": "postgres://keel@db.example.com:5432/keel",
+            "WEB_THREADS": "6",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_web_processes_share_a_bounded_pool_and_the_forking_job_worker_has_none():
+    web = _database_options("uvicorn", "config.asgi:application")
+    assert web["age"] == 0 and web["name"] == "keel"
+    assert web["pool"] == {"min_size": 2, "max_size": 8, "timeout": 10.0, "max_idle": 300}
+    worker = _database_options("manage.py", "qcluster")
+    assert worker["pool"] is None and worker["age"] == 60

@@ -165,3 +165,44 @@ def test_a_large_body_is_read_whole_and_refused_cleanly(server):
 def test_undecodable_paths_are_a_4xx(server, path):
     status, _headers, raw = call(server, path)
     assert 400 <= status < 500, (status, raw)
+
+
+def _chunked(server: Server, path: str, body: bytes, **headers: str) -> tuple[int, bytes]:
+    """POST `body` with Transfer-Encoding: chunked (no Content-Length)."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        chunks = (body[i : i + 4096] for i in range(0, len(body), 4096))
+        conn.request("POST", path, body=chunks, headers=headers, encode_chunked=True)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()
+
+
+def test_a_chunked_body_reaches_the_view(server):
+    user = UserFactory(email=f"{uuid.uuid4().hex[:8]}@example.com")
+    body = json.dumps({"email": user.email, "password": DEFAULT_PASSWORD}).encode()
+    status, raw = _chunked(
+        server, "/api/v1/auth/login", body, **{"Content-Type": "application/json"}
+    )
+    assert status == 200, raw  # an empty body would be a 400 naming the fields
+
+
+def test_a_chunked_body_past_the_limit_is_a_413(server):
+    status, raw = _chunked(
+        server, "/api/v1/auth/login", b"x" * (2 * 1024 * 1024), **{"Content-Type": "text/plain"}
+    )
+    assert status == 413
+    assert json.loads(raw)["error"] == "REQUEST_TOO_LARGE"
+
+
+def test_a_header_name_with_an_underscore_is_not_read_as_its_dashed_twin(server):
+    """WSGI spells X_Request_ID and X-Request-ID alike; the edge drops the underscored one
+    (as Django's ASGI handler did), so it cannot stand in for X-Forwarded-For and the like."""
+    status, headers, _raw = call(server, "/health/live", **{"X_Request_ID": "spoofed-id-1234"})
+    assert status == 200
+    assert headers["X-Request-ID"] != "spoofed-id-1234"  # type: ignore[index]
+    status, headers, _raw = call(server, "/health/live", **{"X-Request-ID": "honest-id-1234"})
+    assert headers["X-Request-ID"] == "honest-id-1234"  # type: ignore[index]
