@@ -27,6 +27,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+DRAIN_BYTES = 16 * 1024 * 1024
+
+
 class BodyLimitASGIMiddleware:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -73,7 +76,8 @@ class BodyLimitASGIMiddleware:
             body = message.get("body", b"")
             size += len(body)
             if size > limit:
-                await self._reject(send, headers, limit)
+                drained = await self._drain(receive, message)
+                await self._reject(send, headers, limit, close=not drained)
                 return
             chunks.append(body)
             if not message.get("more_body"):
@@ -102,7 +106,23 @@ class BodyLimitASGIMiddleware:
         await self.app(scope, replay, send)
 
     @staticmethod
-    async def _reject(send: Send, headers: dict[bytes, bytes], limit: int) -> None:
+    async def _drain(receive: Receive, message: Message) -> bool:
+        """Read and drop the rest of a refused body, up to DRAIN_BYTES: a client that is still
+        sending then reads the 413 instead of a reset connection. True when it all came in."""
+        drained = 0
+        while message.get("more_body"):
+            if drained >= DRAIN_BYTES:
+                return False
+            message = await receive()
+            if message["type"] != "http.request":
+                return False
+            drained += len(message.get("body", b""))
+        return True
+
+    @staticmethod
+    async def _reject(
+        send: Send, headers: dict[bytes, bytes], limit: int, *, close: bool = True
+    ) -> None:
         request_id = sanitize_request_id(headers.get(b"x-request-id", b"").decode("latin-1"))
         body = json.dumps(
             {
@@ -120,7 +140,7 @@ class BodyLimitASGIMiddleware:
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
                     (b"x-request-id", request_id.encode()),
-                    (b"connection", b"close"),
+                    *([(b"connection", b"close")] if close else []),
                 ],
             }
         )
