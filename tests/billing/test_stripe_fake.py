@@ -5,37 +5,18 @@ own verifier accepts."""
 from __future__ import annotations
 
 import json
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import stripe
 
 from billing.sandbox.fake import FakeStripe, decode_form
+from billing.sandbox.server import serve
 
 SECRET_KEY = "sk_test_" + "k" * 32
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-class _ThreadedServer(WSGIServer):
-    daemon_threads = True
-
-
-def _serve(app: Any) -> tuple[Any, str]:
-    from socketserver import ThreadingMixIn
-
-    server_class = type("Server", (ThreadingMixIn, _ThreadedServer), {})
-    server = make_server("127.0.0.1", 0, app, server_class=server_class, handler_class=_Quiet)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server, f"http://127.0.0.1:{server.server_port}"
 
 
 @pytest.fixture
@@ -49,7 +30,7 @@ def webhooks() -> Iterator[tuple[str, list[tuple[bytes, str]]]]:
         start_response("200 OK", [("Content-Type", "application/json")])
         return [b"{}"]
 
-    server, url = _serve(app)
+    server, url = serve(app)
     yield url, received
     server.shutdown()
 
@@ -57,7 +38,7 @@ def webhooks() -> Iterator[tuple[str, list[tuple[bytes, str]]]]:
 @pytest.fixture
 def fake(webhooks) -> Iterator[FakeStripe]:
     fake = FakeStripe(webhook_url=webhooks[0])
-    server, url = _serve(fake)
+    server, url = serve(fake)
     fake.base_url = url
     previous = (stripe.api_base, stripe.api_key, stripe.max_network_retries)
     stripe.api_base, stripe.api_key, stripe.max_network_retries = url, SECRET_KEY, 0
@@ -190,3 +171,66 @@ def test_a_wrong_secret_does_not_verify(fake):
         stripe.Webhook.construct_event(
             payload, signature_header(payload, "whsec_other"), fake.webhook_secret
         )
+
+
+def test_the_sandbox_command_serves_a_catalogue_and_stops_on_ctrl_c(tmp_path):
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "KEEL_IGNORE_DOTENV": "1", "DATABASE_URL": f"sqlite:///{tmp_path}/x.db"}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "stripe_sandbox", "--port", str(port), "--webhook-url", ""],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while not any("Stripe sandbox on" in line for line in lines):
+            assert time.monotonic() < deadline and proc.poll() is None, lines
+            lines.append(proc.stdout.readline())
+        previous = (stripe.api_base, stripe.api_key)
+        stripe.api_base, stripe.api_key = f"http://127.0.0.1:{port}", SECRET_KEY
+        try:
+            prices = stripe.Price.list(active=True).data
+        finally:
+            stripe.api_base, stripe.api_key = previous
+        assert sorted(p.unit_amount for p in prices) == [1900, 9900]
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_the_sandbox_refuses_to_run_in_production(tmp_path):
+    import os
+    import secrets
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        "PATH": os.environ["PATH"],
+        "KEEL_IGNORE_DOTENV": "1",
+        "ENVIRONMENT": "production",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.db",
+    }
+    done = subprocess.run(
+        [sys.executable, "manage.py", "stripe_sandbox"],
+        cwd=root, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode != 0
+    assert "for development only" in done.stderr
