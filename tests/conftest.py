@@ -10,7 +10,7 @@ Everyone's password is `tests.factories.DEFAULT_PASSWORD`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from django.core.cache import cache
@@ -112,6 +112,17 @@ def globex(charlie: User) -> Organization:
 def api() -> APIClient:
     """An anonymous API client (CSRF checks off, as for token clients)."""
     return APIClient()
+
+
+@pytest.fixture
+def as_user(api: APIClient) -> Callable[[User], APIClient]:
+    """`as_user(user)`: the API client, signed in as that user (DRF's force_authenticate)."""
+
+    def sign_in(user: User) -> APIClient:
+        api.force_authenticate(user)
+        return api
+
+    return sign_in
 
 
 @pytest.fixture

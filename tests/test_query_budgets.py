@@ -35,15 +35,6 @@ pytestmark = pytest.mark.django_db
 META = sessions.RequestMeta(ip="203.0.113.7", user_agent="pytest")
 
 
-@pytest.fixture
-def as_user(api):
-    def sign_in(user):
-        api.force_authenticate(user)
-        return api
-
-    return sign_in
-
-
 def count_queries(call: Callable[[], object]) -> int:
     with CaptureQueriesContext(connection) as captured:
         call()

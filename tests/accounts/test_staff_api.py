@@ -51,15 +51,6 @@ def events(monkeypatch):
 
 
 @pytest.fixture
-def as_user(api):
-    def sign_in(user):
-        api.force_authenticate(user)
-        return api
-
-    return sign_in
-
-
-@pytest.fixture
 def second_superadmin(db):
     return UserFactory(email="root2@example.com", name="Sue Super", role=Role.SUPER_ADMIN)
 

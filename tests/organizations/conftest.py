@@ -32,12 +32,3 @@ def acme_key(acme):
 @pytest.fixture
 def globex_key(globex):
     return make_key(globex, OrgRole.ADMIN)[1]
-
-
-@pytest.fixture
-def as_user(api):
-    def sign_in(user):
-        api.force_authenticate(user)
-        return api
-
-    return sign_in
