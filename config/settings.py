@@ -212,7 +212,6 @@ elif env.bool("DB_POOL", default=True) and not _JOB_WORKER:
     # (docs/configuration.md has the max_connections arithmetic); Django returns the
     # connection to the pool when the request ends (CONN_MAX_AGE must be 0).
     _db["CONN_MAX_AGE"] = 0
-    _db["CONN_HEALTH_CHECKS"] = True  # a pooled connection is checked as it is handed out
     _db.setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
         # the web threads, plus the WebSocket consumers' and health probes' lookups
@@ -226,8 +225,9 @@ else:
     # copy of a pool has sockets it shares with its parent and none of its threads).
     # One persistent connection per thread.
     _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=60)
-    _db["CONN_HEALTH_CHECKS"] = True
 if _db["ENGINE"] != "django.db.backends.sqlite3":
+    # A connection is checked before use (a pooled one as the pool hands it out).
+    _db["CONN_HEALTH_CHECKS"] = True
     _db.setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
     # How Keel's connections are named in pg_stat_activity.
     _db["OPTIONS"]["application_name"] = env.str("DB_APPLICATION_NAME", default="keel")
