@@ -6,6 +6,9 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 PYTEST_ARGS ?=
+# make run BILLING=sandbox: billing against the offline Stripe sandbox on SANDBOX_PORT (docs/billing.md).
+BILLING ?=
+SANDBOX_PORT ?= 12111
 # pytest-xdist workers for make test / test-fast (`auto`: one per CPU; 0 runs in one process).
 TEST_WORKERS ?= auto
 
@@ -29,8 +32,8 @@ migrate: install ## Apply database migrations (also creates the job schedules)
 seed: migrate ## Load the demo users and organization (idempotent)
 	$(PY) manage.py seed_demo
 
-run: seed ## Set up and serve Keel (HTTP + WebSockets + job worker) on HOST:PORT
-	$(PY) manage.py serve --host $(HOST) --port $(PORT)
+run: seed ## Set up and serve Keel (HTTP + WebSockets + job worker) on HOST:PORT (BILLING=sandbox: with the Stripe sandbox)
+	$(PY) manage.py serve --host $(HOST) --port $(PORT) $(if $(BILLING),$(if $(filter sandbox,$(BILLING)),--billing-sandbox --sandbox-port $(SANDBOX_PORT),$(error BILLING=$(BILLING): the only value is BILLING=sandbox)))
 
 test: install ## Set up and run the whole test suite
 	$(PY) -m pytest -n $(TEST_WORKERS) --dist load $(PYTEST_ARGS)

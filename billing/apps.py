@@ -7,3 +7,8 @@ class BillingConfig(AppConfig):
     name = "billing"
     verbose_name = "Billing"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from billing.gateway import stripe_configure
+
+        stripe_configure()

@@ -16,6 +16,7 @@ urlpatterns = [
     path("csrf-token", CsrfTokenView.as_view(), name="csrf-token"),
     path("", include("accounts.urls")),
     path("", include("organizations.urls")),
+    path("", include("billing.urls")),
     path("", include("security.urls")),
     # Keep last: anything else under /api is a JSON 404 (no slash redirects, no HTML).
     re_path(r"^.*$", APINotFoundView.as_view(), name="not-found"),

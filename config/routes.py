@@ -66,7 +66,9 @@ METRICS = RouteGroup("metrics", r"^/metrics$")
 WEBSOCKET = RouteGroup("websocket", r"^/ws$")
 STATIC = RouteGroup("static", r"^/(?:static|media)/", r"^/favicon\.ico$")
 API_DOCS = RouteGroup("api_docs", r"^/api/docs(?:/|$)")
-STRIPE_WEBHOOK = RouteGroup("stripe_webhook", api(r"/webhooks/stripe$"))
+STRIPE_WEBHOOK_ROUTE = "/webhooks/stripe"  # where Stripe delivers (contract §5.2)
+STRIPE_WEBHOOK_PATH = "/api/v1" + STRIPE_WEBHOOK_ROUTE  # the canonical path, for senders
+STRIPE_WEBHOOK = RouteGroup("stripe_webhook", api(re.escape(STRIPE_WEBHOOK_ROUTE) + "$"))
 FILE_UPLOAD = RouteGroup("file_upload", api(r"/files/upload$"))
 AVATAR_UPLOAD = RouteGroup(
     "avatar_upload", api(r"/users/me/avatar$"), r"^/settings/profile/avatar$"

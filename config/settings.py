@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount.providers.google",
     "allauth.socialaccount.providers.github",
     "django_otp",
+    "djstripe",
     # Keel
     "config.apps.PlatformConfig",
     "security.apps.SecurityConfig",
@@ -177,6 +178,7 @@ TEMPLATES = [
                 "config.context_processors.keel",
                 "accounts.auth.context_processors.impersonation",
                 "organizations.context_processors.org_switcher",
+                "billing.context_processors.billing_alerts",
             ],
         },
     },
@@ -556,7 +558,14 @@ REALTIME_ORG_MEMBERS = "organizations.selectors.organization_member_ids"
 REALTIME_MEMBER_ORGS = "organizations.selectors.member_organization_ids"
 # Domains that take part in an account's lifecycle (accounts/lifecycle.py): GDPR export
 # sections, deletion blockers, the purge, staff stats.
-ACCOUNT_LIFECYCLE_PARTICIPANTS = ["organizations.lifecycle.OrganizationsLifecycle"]
+ACCOUNT_LIFECYCLE_PARTICIPANTS = [
+    "organizations.lifecycle.OrganizationsLifecycle",
+    "billing.lifecycle.BillingLifecycle",
+]
+# Seats of a plan, from billing's plan catalogue: (plan) -> int (0 = unlimited).
+ORGANIZATION_SEAT_LIMIT = "billing.plans.seat_limit"
+# Told after the commit when an organization's memberships change: (organization_id=) -> None.
+ORGANIZATION_MEMBERS_CHANGED = ["billing.seats.organization_members_changed"]
 
 CACHE_HEADERS_ENABLED = env.bool("CACHE_HEADERS_ENABLED", default=True)
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
@@ -607,8 +616,44 @@ SPECTACULAR_SETTINGS = {
         "UserRoleEnum": "accounts.models.Role",
         "OrgRoleEnum": "organizations.models.OrgRole",
         "GrantableOrgRoleEnum": ["admin", "member"],
+        "PlanEnum": "organizations.models.Plan",
+        "PaidPlanEnum": ["pro", "enterprise"],
     },
 }
+
+# --- Billing (Stripe through dj-stripe; docs/billing.md) -------------------------------------
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_PUBLISHABLE_KEY = env.str("STRIPE_PUBLISHABLE_KEY", default="")
+# Billing is on when a secret key is set, unless switched off (contract §5).
+STRIPE_ENABLED = bool(STRIPE_SECRET_KEY) and env.bool("STRIPE_ENABLED", default=True)
+STRIPE_LIVE_MODE = STRIPE_SECRET_KEY.startswith(("sk_live_", "rk_live_"))
+# The signing secrets of Stripe's webhook deliveries (several while rotating).
+STRIPE_WEBHOOK_SECRETS = env.list("STRIPE_WEBHOOK_SECRET", default=[])
+STRIPE_WEBHOOK_TOLERANCE = 300
+# Where the stripe library sends its calls: Stripe, stripe-mock, or `manage.py stripe_sandbox`.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com").rstrip("/")
+STRIPE_TIMEOUT_SECONDS = env.float("STRIPE_TIMEOUT_SECONDS", default=10.0)
+STRIPE_MAX_NETWORK_RETRIES = env.int("STRIPE_MAX_NETWORK_RETRIES", default=2)
+# Prices → plans (contract §5.4); the legacy single names are added.
+STRIPE_PRO_PRICE_IDS = env.list("STRIPE_PRO_PRICE_IDS", default=[]) + env.list(
+    "STRIPE_PREMIUM_PRICE_ID", default=[]
+)
+STRIPE_ENTERPRISE_PRICE_IDS = env.list("STRIPE_ENTERPRISE_PRICE_IDS", default=[]) + env.list(
+    "STRIPE_ENTERPRISE_PRICE_ID", default=[]
+)
+# Prices billed per seat: an org subscription's quantity follows its active member count.
+STRIPE_PER_SEAT_PRICE_IDS = env.list("STRIPE_PER_SEAT_PRICE_IDS", default=[])
+# Free trial days per plan, passed to Checkout (0: none).
+STRIPE_TRIAL_DAYS_PRO = env.int("STRIPE_TRIAL_DAYS_PRO", default=0)
+STRIPE_TRIAL_DAYS_ENTERPRISE = env.int("STRIPE_TRIAL_DAYS_ENTERPRISE", default=0)
+STRIPE_ALLOW_PROMOTION_CODES = env.bool("STRIPE_ALLOW_PROMOTION_CODES", default=False)
+STRIPE_AUTOMATIC_TAX = env.bool("STRIPE_AUTOMATIC_TAX", default=False)
+STRIPE_SUCCESS_URL = env.str("STRIPE_SUCCESS_URL", default=f"{FRONTEND_URL}/billing/success")
+STRIPE_CANCEL_URL = env.str("STRIPE_CANCEL_URL", default=f"{FRONTEND_URL}/billing/cancel")
+STRIPE_PORTAL_RETURN_URL = env.str("STRIPE_PORTAL_RETURN_URL", default=f"{FRONTEND_URL}/billing")
+# dj-stripe: foreign keys by Stripe id; Keel verifies webhooks itself (billing/webhooks.py).
+DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
+DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
 
 # --- Real-time --------------------------------------------------------------------------------
 WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)

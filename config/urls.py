@@ -20,6 +20,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("accounts.page_urls")),
     path("", include("organizations.page_urls")),
+    path("", include("billing.page_urls")),
     path("", views.home, name="home"),
 ]
 

@@ -5,10 +5,14 @@ Resolved once per request by organizations.permissions from `{slug}` in the URL 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache as memoize
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.utils.module_loading import import_string
 
 from accounts.models import User
 from config import realtime
@@ -89,3 +93,16 @@ def membership_cache_clear(organization_id: int, user_id: int) -> None:
 
     bump()
     transaction.on_commit(bump)
+    transaction.on_commit(lambda: members_changed(organization_id))
+
+
+@memoize
+def _members_changed_hooks() -> tuple[Callable[..., None], ...]:
+    return tuple(import_string(path) for path in settings.ORGANIZATION_MEMBERS_CHANGED)
+
+
+def members_changed(organization_id: int) -> None:
+    """Tell the `ORGANIZATION_MEMBERS_CHANGED` participants (billing's per-seat quantity) that
+    an organization's memberships changed; called after the commit."""
+    for hook in _members_changed_hooks():
+        hook(organization_id=organization_id)

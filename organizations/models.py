@@ -98,7 +98,6 @@ class Membership(models.Model):
         return f"{self.user_id} in {self.organization_id} ({self.role})"
 
 
-SEAT_LIMITS = {Plan.FREE: 5, Plan.PRO: 25, Plan.ENTERPRISE: 0}  # 0 = unlimited
 RESERVED_SLUGS = frozenset({"new", "api", "admin", "settings"})
 
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import re
 import secrets
 import string
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from functools import partial
+from functools import cache, partial
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from accounts.models import User
 from config import realtime
@@ -27,7 +30,6 @@ from config.errors import (
 from organizations.access import OrgActor, membership_cache_clear
 from organizations.models import (
     RESERVED_SLUGS,
-    SEAT_LIMITS,
     Invitation,
     Membership,
     MembershipStatus,
@@ -54,9 +56,15 @@ class SeatLimitReached(PaymentRequired):
 # --- Helpers --------------------------------------------------------------------------------------
 
 
+@cache
+def _seat_limit_of_plan() -> Callable[[str], int]:
+    return import_string(settings.ORGANIZATION_SEAT_LIMIT)
+
+
 def seat_limit(organization: Organization) -> int:
-    """Seats of the org's plan (0 = unlimited)."""
-    return SEAT_LIMITS.get(Plan(organization.plan), 0)
+    """Seats of the org's plan (0 = unlimited), from the plan catalogue (billing, through the
+    `ORGANIZATION_SEAT_LIMIT` hook)."""
+    return _seat_limit_of_plan()(organization.plan)
 
 
 def _active_members(organization: Organization) -> Any:
@@ -201,7 +209,7 @@ def organization_plan_set(*, organization: Organization, plan: str, actor: User)
         organization = _lock(organization)
         if organization.plan == new:
             return organization
-        limit = SEAT_LIMITS.get(new, 0)
+        limit = _seat_limit_of_plan()(new)
         members = _active_members(organization).count()
         if limit and members > limit:
             raise BadRequest(
@@ -218,6 +226,48 @@ def organization_plan_set(*, organization: Organization, plan: str, actor: User)
             {"org_slug": organization.slug, "event": "billing_changed", "field": "plan"},
         )
     return organization
+
+
+def organization_billing_set(
+    *,
+    organization: Organization,
+    plan: str | None = None,
+    stripe_subscription_id: str | None = None,
+    stripe_customer_id: str | None = None,
+    source: str = "stripe",
+) -> list[str]:
+    """Billing records what Stripe says (contract §5.3): the org's customer, plan and live
+    subscription. Only real changes are saved, audited and published (`org_update
+    billing_changed` to the members). Returns the fields that changed."""
+    with transaction.atomic():
+        organization = _lock(organization)
+        changes: dict[str, list[Any]] = {}
+        for field, value in (
+            ("plan", plan),
+            ("stripe_subscription_id", stripe_subscription_id),
+            ("stripe_customer_id", stripe_customer_id),
+        ):
+            if value is not None and getattr(organization, field) != value:
+                changes[field] = [getattr(organization, field), value]
+                setattr(organization, field, value)
+        if not changes:
+            return []
+        organization.save(update_fields=[*changes, "updated_at"])
+        audit_record(
+            actor=None,
+            action="organization_billing_change",
+            target_type="organization",
+            target_id=organization.pk,
+            changes=changes,
+            metadata={"source": source},
+        )
+        if "plan" in changes or "stripe_subscription_id" in changes:
+            realtime.publish_to_org(
+                organization.pk,
+                "org_update",
+                {"org_slug": organization.slug, "event": "billing_changed", "field": "plan"},
+            )
+    return list(changes)
 
 
 def organization_delete(*, actor: OrgActor) -> None:

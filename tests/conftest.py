@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -19,6 +20,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role, User
 from organizations.models import Organization, OrgRole
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.stripe_sandbox import Sandbox, sandbox_running
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +131,10 @@ def as_user(api: APIClient) -> Callable[[User], APIClient]:
 def csrf_api() -> APIClient:
     """An API client that enforces CSRF like a browser would meet it."""
     return APIClient(enforce_csrf_checks=True)
+
+
+@pytest.fixture
+def sandbox(settings: Any, db: None) -> Iterator[Sandbox]:
+    """Billing on, against a fresh Stripe fake with a Pro and an Enterprise price, synced."""
+    with sandbox_running(settings) as box:
+        yield box

@@ -89,6 +89,7 @@ ELSEWHERE = {
     "/api/v1/admin/users",
     "/api/v1/admin/users/deleted",
     "/api/v1/admin/audit-logs",
+    "/api/v1/billing/plans",  # tests/billing/test_query_budget.py
 }
 
 

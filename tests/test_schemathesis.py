@@ -63,6 +63,7 @@ from organizations.access import OrgActor
 from organizations.models import OrgRole
 from security.services import ip_block_create
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.stripe_sandbox import sandbox_running
 
 pytestmark = pytest.mark.django_db
 
@@ -367,7 +368,7 @@ def wsgi_app() -> Iterator[Any]:
 
 
 @pytest.fixture
-def fuzz_settings(settings: Any, tmp_path: Path) -> None:
+def fuzz_settings(settings: Any, tmp_path: Path) -> Iterator[None]:
     settings.RATE_LIMIT_ENABLED = False
     for name in ("default", "private"):  # avatars and exports go to a throwaway directory
         settings.STORAGES = {
@@ -377,6 +378,8 @@ def fuzz_settings(settings: Any, tmp_path: Path) -> None:
                 "OPTIONS": {"location": str(tmp_path / name)},
             },
         }
+    with sandbox_running(settings):  # billing on, against the Stripe fake
+        yield
 
 
 def _load_schema(app: Any, cast: Cast) -> Any:

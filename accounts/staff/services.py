@@ -119,7 +119,7 @@ def admin_stats() -> dict[str, Any]:
     """`GET /admin/stats` (contract §11): user numbers in one query; the other domains add
     theirs through accounts.lifecycle (organizations: the organization count). New users:
     today = since 00:00 UTC, week = the last 7 days, month = the last 30 days. Numbers no
-    participant supplies yet (subscriptions, files) are 0."""
+    participant supplies yet (files) are 0."""
     now = timezone.now()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     role_counts = {f"role_{r}": Count("id", filter=Q(role=r)) for r in Role.values}
@@ -276,6 +276,33 @@ def user_role_set(*, actor: User | None, user_id: int, role: str) -> User:
         )
         realtime.publish_to_user(target.pk, "user_update", {"field": "role", "value": role})
     return target
+
+
+def user_subscription_role_sync(*, user_id: int, live: bool, source: str = "stripe") -> bool:
+    """Billing's role sync (contract §5.4): a live personal subscription makes a `user`
+    `premium`, its end makes a `premium` a `user` again; admins and super admins are never
+    touched. Audited as `role_change` (no actor); pushes `user_update{field: "role"}`.
+    Returns whether the role changed."""
+    with transaction.atomic():
+        target = User.objects.select_for_update().filter(pk=user_id).first()
+        if target is None or target.role not in (Role.USER, Role.PREMIUM):
+            return False
+        role = Role.PREMIUM if live else Role.USER
+        if target.role == role:
+            return False
+        old = target.role
+        target.role = role
+        target.save(update_fields=["role", "updated_at"])
+        audit_record(
+            actor=None,
+            action="role_change",
+            target_type="user",
+            target_id=target.pk,
+            changes={"role": [old, role]},
+            metadata={"source": source},
+        )
+        realtime.publish_to_user(target.pk, "user_update", {"field": "role", "value": role})
+    return True
 
 
 def user_deactivate(*, actor: User | None, user_id: int) -> User:

@@ -192,11 +192,12 @@ class FakeStripe:
             (r"/v1/products", "POST", self._product_create),
             (r"/v1/products", "GET", lambda p: self._list_kind("product", p, "/v1/products")),
             (r"/v1/products/([^/]+)", "GET", lambda p, i: self.get("product", i)),
-            (r"/v1/products/([^/]+)", "POST", lambda p, i: self._update("product", i, p)),
+            (r"/v1/products/([^/]+)", "POST", lambda p, i: self._update_emit("product", i, p)),
             (r"/v1/products/([^/]+)/features", "GET", self._product_features),
             (r"/v1/prices", "POST", self._price_create),
             (r"/v1/prices", "GET", lambda p: self._list_kind("price", p, "/v1/prices")),
             (r"/v1/prices/([^/]+)", "GET", lambda p, i: self.get("price", i)),
+            (r"/v1/prices/([^/]+)", "POST", lambda p, i: self._update_emit("price", i, p)),
             (r"/v1/customers", "POST", self._customer_create),
             (r"/v1/customers", "GET", lambda p: self._list_kind("customer", p, "/v1/customers")),
             (r"/v1/customers/([^/]+)", "GET", lambda p, i: self.get("customer", i)),
@@ -210,6 +211,7 @@ class FakeStripe:
             (r"/v1/subscriptions/([^/]+)", "DELETE", self._subscription_cancel),
             (r"/v1/invoices", "GET", lambda p: self._list_kind("invoice", p, "/v1/invoices")),
             (r"/v1/invoices/([^/]+)", "GET", lambda p, i: self.get("invoice", i)),
+            (r"/v1/invoices/([^/]+)/pay", "POST", lambda p, i: self.invoice_pay(i)),
             (r"/v1/events/([^/]+)", "GET", lambda p, i: self.get("event", i)),
         ]
 
@@ -245,6 +247,17 @@ class FakeStripe:
         obj.update(params)
         if isinstance(metadata, dict):
             obj["metadata"] = {**obj["metadata"], **metadata}
+        return obj
+
+    def _update_emit(self, kind: str, object_id: str, params: StripeObject) -> StripeObject:
+        """Update a product or price as Stripe does (`active`, `name`, ... ; booleans arrive as
+        "true"/"false") and send `<kind>.updated`."""
+        if "active" in params:
+            params["active"] = params["active"] == "true"
+        obj = self._update(kind, object_id, params)
+        if kind == "product":
+            obj["updated"] = int(time.time())
+        self.emit(f"{kind}.updated", obj)
         return obj
 
     # --- products and prices ---------------------------------------------------------------
@@ -469,6 +482,58 @@ class FakeStripe:
             billing_reason="subscription_create",
         )
         subscription["latest_invoice"] = invoice["id"]
+        return invoice
+
+    def invoice_fail(self, subscription_id: str) -> StripeObject:
+        """A renewal whose charge fails: an open invoice, the subscription past_due, and the
+        events Stripe sends (`invoice.payment_failed`, `customer.subscription.updated`)."""
+        subscription = self.get("subscription", subscription_id)
+        amount = sum(
+            i["price"]["unit_amount"] * i["quantity"] for i in subscription["items"]["data"]
+        )
+        invoice = self.create(
+            "invoice",
+            "in",
+            customer=subscription["customer"],
+            subscription=subscription["id"],
+            status="open",
+            paid=False,
+            attempted=True,
+            attempt_count=1,
+            amount_due=amount,
+            amount_paid=0,
+            amount_remaining=amount,
+            total=amount,
+            subtotal=amount,
+            currency="usd",
+            number=f"SANDBOX-{next(self._counter):04d}",  # type: ignore[call-overload]
+            hosted_invoice_url=f"{self.base_url}/checkout/invoice",
+            invoice_pdf=None,
+            period_start=subscription["current_period_start"],
+            period_end=subscription["current_period_end"],
+            billing_reason="subscription_cycle",
+        )
+        subscription.update(status="past_due", latest_invoice=invoice["id"])
+        self.emit("invoice.payment_failed", invoice)
+        self.emit("customer.subscription.updated", subscription)
+        return invoice
+
+    def invoice_pay(self, invoice_id: str) -> StripeObject:
+        """`POST /v1/invoices/{id}/pay`: the open invoice is paid; a past_due subscription is
+        active again (`invoice.paid`, `invoice.payment_succeeded`, and the subscription's
+        `customer.subscription.updated` when its status changed)."""
+        invoice = self.get("invoice", invoice_id)
+        if invoice["status"] == "paid":
+            raise StripeError(400, "Invoice is already paid", code="invoice_already_paid")
+        invoice.update(
+            status="paid", paid=True, amount_paid=invoice["amount_due"], amount_remaining=0
+        )
+        self.emit("invoice.paid", invoice)
+        self.emit("invoice.payment_succeeded", invoice)
+        subscription = self.objects.get(invoice.get("subscription") or "")
+        if subscription is not None and subscription["status"] in ("past_due", "unpaid"):
+            subscription["status"] = "active"
+            self.emit("customer.subscription.updated", subscription)
         return invoice
 
     # --- the hosted checkout stand-in ------------------------------------------------------

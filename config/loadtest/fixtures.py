@@ -73,3 +73,10 @@ def access_token(user_id: int) -> str:
     """A fresh access token of a new session (the contract's 15 minutes by default)."""
     user = User.objects.get(pk=user_id)
     return session_create(user=user, meta=META, method="password").access.token
+
+
+def organization_customer_set(customer_id: str) -> None:
+    """Tie the load-test organization to a Stripe customer of the fake (the webhook row)."""
+    Organization.objects.filter(slug=ORG_SLUG).update(
+        stripe_customer_id=customer_id, stripe_subscription_id=""
+    )

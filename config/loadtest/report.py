@@ -48,6 +48,7 @@ def loadtest_markdown(
     results: list[LoadRow],
     fanout: dict[str, float] | None,
     machine: str,
+    webhooks: dict[str, float] | None = None,
     options: dict[str, Any],
     pool_size: str,
 ) -> str:
@@ -80,6 +81,16 @@ def loadtest_markdown(
             f"after the request that caused it (median of {options['rounds']} events; "
             f"{fanout['received']:.0f} of {fanout['sockets']:.0f} sockets got every event; "
             f"target ≤ {FANOUT_TARGET_MS:.0f} ms {'✅' if met else '❌'}).",
+        ]
+    if webhooks is not None:
+        lines += [
+            "",
+            f"Stripe webhooks: {webhooks['events']:.0f} signed `customer.subscription.updated` "
+            f"deliveries per round from {webhooks['clients']:.0f} clients, each verified, recorded "
+            "once in dj-stripe's Event table and re-reading the subscription from the Stripe fake "
+            f"(`python -m billing.sandbox`): **{webhooks['events_per_s']:,.0f} events/s**, "
+            f"p50 {webhooks['p50_ms']:.1f} ms, p99 {webhooks['p99_ms']:.1f} ms, "
+            f"{webhooks['non_200']:.0f} non-200 (medians of {options['rounds']} rounds).",
         ]
     return "\n".join(lines) + "\n"
 

@@ -206,7 +206,9 @@
  *   keep the controls the server draws for the caller's role. An `org_update` "deleted", or a
  *   page that no longer answers 200 (removed from the org, signed out), reloads the page.
  *   Reconnects with exponential backoff (1 s … 30 s, jittered) and refreshes once on reconnect
- *   to catch up; gives up when the server refuses the socket (4401 / 4403 / 1008).
+ *   to catch up; gives up when the server refuses the socket (4401 / 4403 / 1008). Every event
+ *   is also dispatched on `document` as `keel:ws-event` (and a reconnect as `keel:ws-reconnect`),
+ *   so billing.js uses this socket instead of opening a second one.
  */
 (function () {
   "use strict";
@@ -325,6 +327,8 @@
     } catch (e) {
       return;
     }
+    // Share this page's socket: other scripts (billing.js) listen for `keel:ws-event`.
+    document.dispatchEvent(new CustomEvent("keel:ws-event", { detail: data }));
     var payload = data && data.payload;
     if (!payload || payload.orgSlug !== slug) {
       return;
@@ -369,6 +373,7 @@
       }, PING_INTERVAL);
       if (connectedBefore) {
         scheduleRefresh(); // catch up on what happened while disconnected
+        document.dispatchEvent(new CustomEvent("keel:ws-reconnect"));
       }
       connectedBefore = true;
     });

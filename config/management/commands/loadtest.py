@@ -33,8 +33,14 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
-from config.loadtest import report, wrk
-from config.loadtest.fixtures import ORG_SLUG, access_token, cast_ensure
+from config import routes
+from config.loadtest import report, webhooks, wrk
+from config.loadtest.fixtures import (
+    ORG_SLUG,
+    access_token,
+    cast_ensure,
+    organization_customer_set,
+)
 
 BASE_DIR = Path(settings.BASE_DIR)
 APP_NAME = "keel-loadtest"  # the measured server's connections in pg_stat_activity
@@ -102,6 +108,8 @@ class Command(BaseCommand):
         parser.add_argument("--seconds", type=float, default=8.0, help="Length of each run.")
         parser.add_argument("--rounds", type=int, default=3)
         parser.add_argument("--fanout-sockets", type=int, default=500)
+        parser.add_argument("--webhook-events", type=int, default=400, help="Per round.")
+        parser.add_argument("--webhook-clients", type=int, default=8)
         parser.add_argument("--only", default="", help="Run the rows whose title contains this.")
         parser.add_argument("--output", default="", help="Write the table into this Markdown file.")
 
@@ -198,11 +206,14 @@ class Command(BaseCommand):
         rows = [row for row in rows if options["only"].lower() in row.title.lower()]
         results: list[Measured] = []
         fanout: dict[str, float] | None = None
+        stripe_webhooks: dict[str, float] | None = None
         with self._running(list(servers.values())):
             for row in rows:
                 results.append(self._measure(row, servers[row.server], servers["ceiling"]))
             if options["fanout_sockets"] and (not options["only"] or "fan" in options["only"]):
                 fanout = self._fanout(cast, servers["keel"], env, logs)
+        if options["webhook_events"] and (not options["only"] or "webhook" in options["only"]):
+            stripe_webhooks = self._webhooks(serve, env, logs)
 
         text = report.loadtest_markdown(
             results=[
@@ -220,6 +231,7 @@ class Command(BaseCommand):
                 for m in results
             ],
             fanout=fanout,
+            webhooks=stripe_webhooks,
             machine=self._machine(),
             options=options,
             pool_size=self._pool_size(),
@@ -403,6 +415,59 @@ class Command(BaseCommand):
             "sockets": sockets,
             "received": received,
             "last_ms": statistics.median(lasts) * 1000 if lasts else float("nan"),
+        }
+
+    def _webhooks(self, serve: list[str], env: dict[str, str], logs: Path) -> dict[str, float]:
+        """Signed Stripe deliveries to a Keel whose Stripe is the fake (billing/sandbox)."""
+        events, clients = self.options["webhook_events"], self.options["webhook_clients"]
+        self.stdout.write(f"Stripe webhooks: {events} deliveries per round, {clients} clients")
+        fake = subprocess.Popen(
+            [sys.executable, "-m", "billing.sandbox"], cwd=BASE_DIR, env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, start_new_session=True,
+        )  # fmt: skip
+        try:
+            assert fake.stdout is not None
+            ready = fake.stdout.readline().split()
+            if not ready or ready[0] != "READY":
+                raise CommandError("the Stripe fake did not start")
+            fake_url, secret = ready[1], ready[2]
+            subscription = webhooks.subscription_prepare(fake_url)
+            organization_customer_set(str(subscription["customer"]))
+            billing_env = {
+                **env,
+                "DB_APPLICATION_NAME": APP_NAME,
+                "STRIPE_SECRET_KEY": webhooks.SECRET_KEY,
+                "STRIPE_API_BASE": fake_url,
+                "STRIPE_WEBHOOK_SECRET": secret,
+                "STRIPE_MAX_NETWORK_RETRIES": "0",
+            }
+            keel = Server("keel-billing", serve, billing_env, logs / "keel-billing.log")
+            with self._running([keel]):
+                url = keel.base + routes.STRIPE_WEBHOOK_PATH
+                tag = f"{time.time():.0f}"
+                webhooks.deliver(url, subscription, secret, events=20, clients=clients, tag=tag)
+                runs = []
+                for n in range(self.options["rounds"]):
+                    run = webhooks.deliver(
+                        url, subscription, secret, events=events, clients=clients,
+                        tag=f"{tag}r{n}",
+                    )  # fmt: skip
+                    runs.append(run)
+                    self.stdout.write(
+                        f"  round {n + 1}: {run['events_per_s']:,.0f} events/s, "
+                        f"p50 {run['p50_ms']:.1f} ms, p99 {run['p99_ms']:.1f} ms, "
+                        f"non-200 {run['non_200']:.0f}"
+                    )
+        finally:
+            os.killpg(fake.pid, signal.SIGTERM)
+            fake.wait(timeout=30)
+        return {
+            "events": events,
+            "clients": clients,
+            "events_per_s": statistics.median(r["events_per_s"] for r in runs),
+            "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+            "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+            "non_200": sum(r["non_200"] for r in runs),
         }
 
     @staticmethod
