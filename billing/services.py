@@ -171,7 +171,7 @@ def _active_price(price_id: Any) -> Price:
     product = entitlements.price_product(price) if price is not None else None
     product_active = product is not None and product.active
     if price is None or not price.active or not recurring or not product_active:
-        raise BadRequest("price_id: Unknown or inactive price")
+        raise BadRequest("Unknown or inactive price", field="price_id")
     return price
 
 

@@ -81,9 +81,8 @@ def with_stripe_forms(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
 
 
 def _message(exc: DomainError) -> str:
-    # The checkout service names its field inside the text ("price_id: Unknown…"); a page
-    # names no fields.
-    return exc.text.removeprefix("price_id: ")
+    # `text` is the message without the "<field>: " the API envelope puts first.
+    return exc.text
 
 
 def _to_stripe(

@@ -19,6 +19,7 @@ import hmac
 import html
 import itertools
 import json
+import queue
 import re
 import secrets
 import threading
@@ -105,7 +106,10 @@ class FakeStripe:
     deliveries: list[tuple[str, int]] = field(default_factory=list)  # (event id, HTTP status)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     failures: list[tuple[str, int]] = field(default_factory=list)  # (path regex, status) once
+    delivery_attempts: int = 1  # per event; a failed attempt waits 2**n seconds before the next
     _lock: threading.RLock = field(default_factory=threading.RLock)
+    _outbox: queue.Queue[StripeObject] = field(default_factory=queue.Queue)
+    _sender: threading.Thread | None = None
     _counter: Iterable[int] = field(default_factory=lambda: itertools.count(1))
 
     # --- objects ---------------------------------------------------------------------------
@@ -597,8 +601,31 @@ class FakeStripe:
         )
         self.events.append(event)
         if self.webhook_url:
-            self.deliver(event)
+            self._outbox.put(event)
+            if self._sender is None:
+                self._sender = threading.Thread(
+                    target=self._send_forever, name="stripe-fake-webhooks", daemon=True
+                )
+                self._sender.start()
         return event
+
+    def _send_forever(self) -> None:
+        """Deliver queued events one by one, in order, from this thread: never inside the
+        request that caused them, which holds the fake while Keel's handler calls back."""
+        while True:
+            event = self._outbox.get()
+            try:
+                for attempt in range(max(1, self.delivery_attempts)):
+                    if 200 <= self.deliver(event) < 300:
+                        break
+                    if attempt + 1 < self.delivery_attempts:
+                        time.sleep(2**attempt)
+            finally:
+                self._outbox.task_done()
+
+    def flush(self) -> None:
+        """Wait until every event emitted so far has been delivered (or given up on)."""
+        self._outbox.join()
 
     def deliver(self, event: StripeObject) -> int:
         """POST one event to the webhook URL, signed as Stripe signs it; returns the status."""
@@ -619,5 +646,6 @@ class FakeStripe:
             status = error.code
         except OSError:
             status = 0
-        self.deliveries.append((event["id"], status))
+        with self._lock:
+            self.deliveries.append((event["id"], status))
         return status

@@ -126,6 +126,7 @@ def test_hosted_checkout_creates_the_subscription_and_sends_signed_events(fake, 
     invoices = stripe.Invoice.list(customer=customer.id)
     assert [i.status for i in invoices.data] == ["paid"]
 
+    fake.flush()  # deliveries go out from the fake's own thread, in order
     _, received = webhooks
     events = [
         stripe.Webhook.construct_event(payload, header, fake.webhook_secret)
@@ -159,6 +160,7 @@ def test_a_subscription_is_updated_and_cancelled_with_events(fake, webhooks):
     assert [s.id for s in stripe.Subscription.list(customer=customer.id, status="all").data] == [
         created["id"]
     ]
+    fake.flush()
     types = [json.loads(payload)["type"] for payload, _ in webhooks[1]]
     assert types == ["customer.subscription.updated", "customer.subscription.deleted"]
 

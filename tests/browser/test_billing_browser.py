@@ -11,12 +11,10 @@ posts its events itself to that server's webhook route, signed, as Stripe would.
 
 from __future__ import annotations
 
-import queue
 import socket
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +23,6 @@ import uvicorn
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
 from playwright.sync_api import Browser, Page, expect
 
-from billing.sandbox.fake import FakeStripe
 from organizations.models import Organization
 from tests.browser.conftest import artifact_path
 from tests.factories import DEFAULT_PASSWORD
@@ -78,35 +75,6 @@ def asgi_server(transactional_db: None, settings: Any) -> Iterator[AsgiServer]:
         thread.join(timeout=10)
 
 
-@contextmanager
-def deliveries_after_the_request(fake: FakeStripe) -> Iterator[None]:
-    """The fake's deliveries, in order, from a thread of their own.
-
-    FakeStripe.emit delivers while its request holds the fake's lock (FakeStripe.__call__), and
-    Keel's webhook handler calls the fake back (dj-stripe re-reads the object): that call would
-    wait for the lock until Keel's Stripe timeout, and every delivery would fail with 500. Here
-    `deliver` only queues the event; this thread posts it, and Keel's calls back are served as
-    soon as the paying request has released the lock."""
-    pending: queue.Queue[dict[str, Any] | None] = queue.Queue()
-
-    def drain() -> None:
-        while (event := pending.get()) is not None:
-            FakeStripe.deliver(fake, event)
-
-    def enqueue(event: dict[str, Any]) -> int:
-        pending.put(event)
-        return 0
-
-    fake.deliver = enqueue  # type: ignore[method-assign]
-    thread = threading.Thread(target=drain, name="stripe-fake-deliveries", daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        pending.put(None)
-        thread.join(timeout=60)
-
-
 def sign_in(page: Page, email: str) -> None:
     page.goto("/accounts/login/")
     page.fill("input[name=login]", email)
@@ -124,8 +92,8 @@ def test_owner_upgrades_the_org_to_pro_and_open_pages_follow_live(
     acme: Organization,
 ) -> None:
     sandbox.fake.webhook_url = f"{asgi_server.url}/api/v1/webhooks/stripe"
-    with deliveries_after_the_request(sandbox.fake):
-        journey(browser, asgi_server, sandbox, alice, acme)
+    journey(browser, asgi_server, sandbox, alice, acme)
+    sandbox.fake.flush()  # the fake delivers from a thread of its own, in order
     assert [status for _, status in sandbox.fake.deliveries] == [200, 200, 200], (
         sandbox.fake.deliveries
     )

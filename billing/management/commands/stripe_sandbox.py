@@ -12,20 +12,15 @@ Development only: it refuses to start when ENVIRONMENT is production or staging.
 from __future__ import annotations
 
 import json
-import queue
 import signal
 import threading
-import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from billing.sandbox.fake import FakeStripe, StripeObject, signature_header
+from billing.sandbox.fake import FakeStripe
 from billing.sandbox.server import serve
 
 # What the sandbox sells: name, the `plan` metadata (how Keel maps the product to a plan when
@@ -47,56 +42,6 @@ CATALOGUE: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
 )
 SAVE_EVERY_SECONDS = 1.0
 DELIVERY_ATTEMPTS = 4  # then the event is left undelivered (`manage.py billing_resync` mends)
-
-
-@dataclass
-class SandboxStripe(FakeStripe):
-    """The fake as a person runs it: events go to `deliver_to` from a thread of their own, in
-    order, after the request that caused them has answered, as Stripe sends them. (Delivering
-    inside the request would hold the fake while Keel's handler calls back into it.) A delivery
-    Keel does not accept is retried a few times, with a growing pause."""
-
-    deliver_to: str = ""
-    outbox: queue.Queue[StripeObject] = field(default_factory=queue.Queue)
-
-    def emit(self, event_type: str, obj: StripeObject) -> StripeObject:
-        event = super().emit(event_type, obj)  # `webhook_url` stays empty: recorded only
-        if self.deliver_to:
-            self.outbox.put(event)
-        return event
-
-    def deliver(self, event: StripeObject) -> int:
-        payload = json.dumps(event).encode()
-        request = urllib.request.Request(  # noqa: S310 (the configured webhook URL)
-            self.deliver_to,
-            data=payload,
-            method="POST",
-            headers={
-                "Content-Type": "application/json",
-                "Stripe-Signature": signature_header(payload, self.webhook_secret),
-            },
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-                status = int(response.status)
-        except urllib.error.HTTPError as error:
-            status = error.code
-        except OSError:
-            status = 0
-        with self._lock:
-            self.deliveries.append((event["id"], status))
-        return status
-
-    def deliver_forever(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                event = self.outbox.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            for attempt in range(DELIVERY_ATTEMPTS):
-                if 200 <= self.deliver(event) < 300 or stop.is_set():
-                    break
-                time.sleep(2**attempt)
 
 
 def state_dump(fake: FakeStripe) -> str:
@@ -166,7 +111,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if settings.IS_PRODUCTION:
             raise CommandError("The Stripe sandbox is for development only: not in production.")
-        fake = SandboxStripe(deliver_to=options["webhook_url"])
+        fake = FakeStripe(webhook_url=options["webhook_url"], delivery_attempts=DELIVERY_ATTEMPTS)
         if options["webhook_secret"]:
             fake.webhook_secret = options["webhook_secret"]
         state = Path(options["state"]) if options["state"] else None
@@ -180,12 +125,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  Restored {len(fake.objects)} object(s) from {state}")
         self.stdout.write(
             self.style.SUCCESS(f"Stripe sandbox on {url}") + f" (STRIPE_API_BASE={url}); events "
-            f"to {fake.deliver_to or 'nowhere'}, signed with {fake.webhook_secret}. Ctrl-C stops."
+            f"to {fake.webhook_url or 'nowhere'}, signed with {fake.webhook_secret}. Ctrl-C stops."
         )
         stop = threading.Event()
         # SIGTERM (manage.py serve stopping it) ends the loop like Ctrl-C: the state is saved.
         signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-        threading.Thread(target=fake.deliver_forever, args=(stop,), daemon=True).start()
         saved = "" if not restored else state_dump(fake)
         try:
             while not stop.wait(SAVE_EVERY_SECONDS):
