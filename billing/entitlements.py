@@ -9,7 +9,6 @@ billed outside Stripe). Seats, usage limits and the personal role all follow fro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any, cast
 
 from django.conf import settings
@@ -147,7 +146,3 @@ def subscription_snapshot(subscription: Subscription) -> tuple[Any, ...]:
         subscription.stripe_data.get("current_period_end"),
         subscription_quantity(subscription),
     )
-
-
-def period_end(subscription: Subscription) -> datetime | None:
-    return subscription.current_period_end

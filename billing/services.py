@@ -9,6 +9,7 @@ billing off); every mirror write goes through dj-stripe's `sync_from_stripe_data
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,7 @@ from billing.entitlements import (
     subscription_snapshot,
     subscription_status,
 )
+from billing.errors import StripeUnavailable
 from billing.gateway import require_billing, stripe_call
 from billing.plans import LIVE_STATUSES, is_per_seat, trial_days
 from config import realtime
@@ -274,10 +276,9 @@ def subscription_sync(subscription_id: str) -> Subscription | None:
     """Re-read one subscription from Stripe into the mirror (None: Stripe no longer has it)."""
     try:
         data = stripe_call(stripe.Subscription.retrieve, subscription_id)
-    except Exception as error:
-        if isinstance(error.__cause__, stripe.InvalidRequestError) and (
-            getattr(error.__cause__, "http_status", None) == 404
-        ):
+    except StripeUnavailable as error:
+        cause = error.__cause__
+        if isinstance(cause, stripe.InvalidRequestError) and cause.http_status == 404:
             return None
         raise
     return Subscription.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
@@ -548,6 +549,22 @@ def payment_failed_notify(*, customer_id: str, invoice: Invoice) -> bool:
         metadata={"invoice_id": invoice.id},
     )
     return True
+
+
+def invoices_changed(*, customer_id: str, event_type: str) -> None:
+    """An invoice of the subscriber changed (`invoice.*`): its open pages re-read billing
+    (`cache_invalidate` with the `billing` key, to the user or the org's members)."""
+    subscriber = subscriber_for_customer(customer_id)
+    if subscriber is None:
+        return
+    payload: dict[str, Any] = {
+        "query_keys": ["billing"],
+        "event": event_type.replace(".", "_"),
+        "timestamp": int(time.time()),
+    }
+    if subscriber.organization is not None:
+        payload["org_slug"] = subscriber.organization.slug
+    _publish(subscriber, "cache_invalidate", payload)
 
 
 def trial_ending_notify(*, subscription: Subscription) -> bool:

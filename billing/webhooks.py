@@ -191,6 +191,8 @@ def _extra_sync(event_type: str, obj: dict[str, Any]) -> None:
 
 
 def _side_effects(event_type: str, obj: dict[str, Any], customer_id: str | None) -> None:
+    if event_type.startswith("invoice.") and customer_id:
+        services.invoices_changed(customer_id=customer_id, event_type=event_type)
     if event_type == "invoice.payment_failed" and customer_id:
         invoice = Invoice.objects.filter(id=obj.get("id")).first()
         if invoice is not None:

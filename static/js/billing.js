@@ -5,7 +5,8 @@
  * data-org-slug, data-billing-url (GET /api/v1/organizations/<slug>/billing, signed in by the
  * page's session cookie) and, for admins (whom that route serves), data-billing-api.
  *
- * On `org_update` {event: "billing_changed"} (or a `subscription_update`) for this org
+ * On `org_update` {event: "billing_changed"}, a `subscription_update`, or a `cache_invalidate`
+ * with the "billing" key (an invoice changed) for this org
  * (payload.orgSlug):
  * - admins: the API's OrgBilling (E envelope: {success, message, data}) updates every
  *   [data-billing-field]: "plan" → the plan's name (+ data-billing-suffix), "seats" →
@@ -18,9 +19,7 @@
  * page's rendering and the socket's opening: the page re-reads once the socket is open, and
  * then every few seconds for a while until the plan has changed.
  *
- * The socket: the members page already has one (keel.js), which re-dispatches each event as
- * `keel:ws-event` on document; elsewhere this opens its own on /ws, with the same backoff
- * (1 s … 30 s, jittered), ping, and refusal codes (4401 / 4403 / 1008: give up).
+ * Events come through the page's one shared socket (window.KeelLive, keel.js).
  * Loaded with defer; no inline scripts (strict CSP).
  */
 (function () {
@@ -34,9 +33,6 @@
   var apiUrl = root.getAttribute("data-billing-url");
   var useApi = root.hasAttribute("data-billing-api");
   var PLAN_LABELS = { free: "Free", pro: "Pro", enterprise: "Enterprise" };
-  var FINAL_CLOSE_CODES = [1008, 4401, 4403];
-  var PING_INTERVAL = 25000;
-  var MAX_DELAY = 30000;
 
   var timer = null;
   var running = false;
@@ -176,9 +172,11 @@
     if (!payload || payload.orgSlug !== slug) {
       return;
     }
+    var keys = payload.queryKeys || [];
     if (
       (data.type === "org_update" && payload.event === "billing_changed") ||
-      data.type === "subscription_update"
+      data.type === "subscription_update" ||
+      (data.type === "cache_invalidate" && keys.indexOf("billing") !== -1)
     ) {
       scheduleRefresh();
     }
@@ -200,91 +198,13 @@
     window.setTimeout(poll, 500);
   }
 
-  /* ---- The members page's socket ------------------------------------------------------ */
+  /* ---- The page's shared socket (keel.js) --------------------------------------------- */
 
-  if (document.querySelector("[data-live-members]")) {
-    document.addEventListener("keel:ws-event", function (event) {
-      onEvent(event.detail);
-    });
-    document.addEventListener("keel:ws-reconnect", scheduleRefresh);
-    return;
-  }
-
-  /* ---- Our own socket ------------------------------------------------------------------- */
-
-  var socket = null;
-  var attempts = 0;
-  var connectedBefore = false;
-  var stopped = false;
-  var pingTimer = null;
-
-  function retry() {
-    if (stopped) {
-      return;
-    }
-    attempts += 1;
-    var delay = Math.min(MAX_DELAY, 1000 * Math.pow(2, attempts - 1));
-    window.setTimeout(connect, delay / 2 + Math.random() * (delay / 2));
-  }
-
-  function connect() {
-    if (stopped) {
-      return;
-    }
-    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    try {
-      socket = new WebSocket(scheme + window.location.host + "/ws");
-    } catch (e) {
-      retry();
-      return;
-    }
-    socket.addEventListener("open", function () {
-      attempts = 0;
-      root.setAttribute("data-billing-live-state", "connected");
-      window.clearInterval(pingTimer);
-      pingTimer = window.setInterval(function () {
-        if (socket && socket.readyState === WebSocket.OPEN) {
-          socket.send('{"type":"ping"}');
-        }
-      }, PING_INTERVAL);
-      if (connectedBefore) {
-        scheduleRefresh(); // catch up on what happened while disconnected
-      }
-      connectedBefore = true;
-    });
-    socket.addEventListener("message", function (event) {
-      var data;
-      try {
-        data = JSON.parse(event.data);
-      } catch (e) {
-        return;
-      }
-      onEvent(data);
-    });
-    socket.addEventListener("close", function (event) {
-      window.clearInterval(pingTimer);
-      socket = null;
-      root.setAttribute("data-billing-live-state", "offline");
-      if (FINAL_CLOSE_CODES.indexOf(event.code) !== -1) {
-        stopped = true;
-        return;
-      }
-      retry();
-    });
-  }
-
-  window.addEventListener("pagehide", function () {
-    stopped = true;
-    if (socket) {
-      socket.close(1000);
-    }
+  window.KeelLive.subscribe({
+    onState: function (state) {
+      root.setAttribute("data-billing-live-state", state);
+    },
+    onEvent: onEvent,
+    onReconnect: scheduleRefresh, // catch up on what happened while disconnected
   });
-  window.addEventListener("pageshow", function (event) {
-    if (event.persisted) {
-      stopped = false;
-      connect();
-    }
-  });
-
-  connect();
 })();

@@ -198,6 +198,127 @@
 })();
 
 /*
+ * One live socket per page (/ws, same origin; the session cookie signs it in), shared by every
+ * script that wants events: `window.KeelLive.subscribe({onEvent, onState, onReconnect})`.
+ * onEvent(envelope) gets each parsed `{type, payload, timestamp}`; onState(state) gets
+ * "connecting" | "connected" | "offline" (at once with the current state, then on each change);
+ * onReconnect() is called when the socket opens again after a drop. The socket opens with the
+ * first subscriber, pings every 25 s, reconnects with exponential backoff (1 s … 30 s,
+ * jittered) and gives up when the server refuses it (4401 / 4403 / 1008).
+ */
+(function () {
+  "use strict";
+
+  var FINAL_CLOSE_CODES = [1008, 4401, 4403];
+  var PING_INTERVAL = 25000;
+  var MAX_DELAY = 30000;
+  var listeners = [];
+  var state = "offline";
+  var socket = null;
+  var attempts = 0;
+  var connectedBefore = false;
+  var started = false;
+  var stopped = false;
+  var pingTimer = null;
+
+  function notify(name, value) {
+    listeners.forEach(function (listener) {
+      if (typeof listener[name] === "function") {
+        listener[name](value);
+      }
+    });
+  }
+
+  function setState(next) {
+    state = next;
+    notify("onState", next);
+  }
+
+  function retry() {
+    if (stopped) {
+      return;
+    }
+    attempts += 1;
+    var delay = Math.min(MAX_DELAY, 1000 * Math.pow(2, attempts - 1));
+    window.setTimeout(connect, delay / 2 + Math.random() * (delay / 2));
+  }
+
+  function connect() {
+    if (stopped) {
+      return;
+    }
+    setState("connecting");
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    try {
+      socket = new WebSocket(scheme + window.location.host + "/ws");
+    } catch (e) {
+      setState("offline");
+      retry();
+      return;
+    }
+    socket.addEventListener("open", function () {
+      attempts = 0;
+      setState("connected");
+      window.clearInterval(pingTimer);
+      pingTimer = window.setInterval(function () {
+        if (socket && socket.readyState === WebSocket.OPEN) {
+          socket.send('{"type":"ping"}');
+        }
+      }, PING_INTERVAL);
+      if (connectedBefore) {
+        notify("onReconnect");
+      }
+      connectedBefore = true;
+    });
+    socket.addEventListener("message", function (event) {
+      var data;
+      try {
+        data = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      notify("onEvent", data);
+    });
+    socket.addEventListener("close", function (event) {
+      window.clearInterval(pingTimer);
+      socket = null;
+      setState("offline");
+      if (FINAL_CLOSE_CODES.indexOf(event.code) !== -1) {
+        stopped = true;
+        return;
+      }
+      retry();
+    });
+  }
+
+  window.addEventListener("pagehide", function () {
+    stopped = true;
+    if (socket) {
+      socket.close(1000);
+    }
+  });
+  window.addEventListener("pageshow", function (event) {
+    if (event.persisted && started) {
+      stopped = false;
+      connect();
+    }
+  });
+
+  window.KeelLive = {
+    subscribe: function (listener) {
+      listeners.push(listener);
+      if (typeof listener.onState === "function") {
+        listener.onState(state);
+      }
+      if (!started && window.WebSocket) {
+        started = true;
+        connect();
+      }
+    },
+  };
+})();
+
+/*
  * Organizations.
  * - Header org switcher (a <details> dropdown): closes on an outside click or Escape.
  * - Members page (/org/<slug>/members/, [data-live-members]): listens on /ws (same origin; the
@@ -205,10 +326,8 @@
  *   (payload.orgSlug), re-fetches the page and swaps its [data-member-list] block, so rows
  *   keep the controls the server draws for the caller's role. An `org_update` "deleted", or a
  *   page that no longer answers 200 (removed from the org, signed out), reloads the page.
- *   Reconnects with exponential backoff (1 s … 30 s, jittered) and refreshes once on reconnect
- *   to catch up; gives up when the server refuses the socket (4401 / 4403 / 1008). Every event
- *   is also dispatched on `document` as `keel:ws-event` (and a reconnect as `keel:ws-reconnect`),
- *   so billing.js uses this socket instead of opening a second one.
+ *   The socket is the page's one shared socket (window.KeelLive, below); the list refreshes
+ *   once on reconnect to catch up.
  */
 (function () {
   "use strict";
@@ -251,15 +370,6 @@
   var announce = section.querySelector("[data-live-announce]");
   var LABELS = { connecting: "Connecting…", connected: "Live", offline: "Live updates off" };
   var MEMBER_EVENTS = ["added", "removed", "role_changed"];
-  var FINAL_CLOSE_CODES = [1008, 4401, 4403];
-  var PING_INTERVAL = 25000;
-  var MAX_DELAY = 30000;
-
-  var socket = null;
-  var attempts = 0;
-  var connectedBefore = false;
-  var stopped = false;
-  var pingTimer = null;
   var refreshTimer = null;
   var refreshing = false;
   var refreshAgain = false;
@@ -320,15 +430,7 @@
     refreshTimer = window.setTimeout(refresh, 150);
   }
 
-  function onMessage(event) {
-    var data;
-    try {
-      data = JSON.parse(event.data);
-    } catch (e) {
-      return;
-    }
-    // Share this page's socket: other scripts (billing.js) listen for `keel:ws-event`.
-    document.dispatchEvent(new CustomEvent("keel:ws-event", { detail: data }));
+  function onEvent(data) {
     var payload = data && data.payload;
     if (!payload || payload.orgSlug !== slug) {
       return;
@@ -340,68 +442,9 @@
     }
   }
 
-  function retry() {
-    if (stopped) {
-      return;
-    }
-    attempts += 1;
-    var delay = Math.min(MAX_DELAY, 1000 * Math.pow(2, attempts - 1));
-    window.setTimeout(connect, delay / 2 + Math.random() * (delay / 2));
-  }
-
-  function connect() {
-    if (stopped) {
-      return;
-    }
-    setState("connecting");
-    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    try {
-      socket = new WebSocket(scheme + window.location.host + "/ws");
-    } catch (e) {
-      setState("offline");
-      retry();
-      return;
-    }
-    socket.addEventListener("open", function () {
-      attempts = 0;
-      setState("connected");
-      window.clearInterval(pingTimer);
-      pingTimer = window.setInterval(function () {
-        if (socket && socket.readyState === WebSocket.OPEN) {
-          socket.send('{"type":"ping"}');
-        }
-      }, PING_INTERVAL);
-      if (connectedBefore) {
-        scheduleRefresh(); // catch up on what happened while disconnected
-        document.dispatchEvent(new CustomEvent("keel:ws-reconnect"));
-      }
-      connectedBefore = true;
-    });
-    socket.addEventListener("message", onMessage);
-    socket.addEventListener("close", function (event) {
-      window.clearInterval(pingTimer);
-      socket = null;
-      setState("offline");
-      if (FINAL_CLOSE_CODES.indexOf(event.code) !== -1) {
-        stopped = true;
-        return;
-      }
-      retry();
-    });
-  }
-
-  window.addEventListener("pagehide", function () {
-    stopped = true;
-    if (socket) {
-      socket.close(1000);
-    }
+  window.KeelLive.subscribe({
+    onState: setState,
+    onEvent: onEvent,
+    onReconnect: scheduleRefresh, // catch up on what happened while disconnected
   });
-  window.addEventListener("pageshow", function (event) {
-    if (event.persisted) {
-      stopped = false;
-      connect();
-    }
-  });
-
-  connect();
 })();

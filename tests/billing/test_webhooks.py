@@ -861,3 +861,21 @@ def test_seats_are_left_alone_for_a_flat_price(
     sandbox.fake.requests.clear()
     committed(client.delete, f"/api/v1/organizations/acme/members/{bob.pk}")
     assert [r for r in sandbox.fake.requests if r[0] == "POST"] == []
+
+
+def test_an_org_invoice_change_tells_its_open_pages_to_re_read_billing(
+    org_subscribed, sandbox, alice, acme, deliver_new, realtime
+):
+    invoice = sandbox.fake.invoice_fail(org_subscribed["id"])
+    deliver_new()
+    stripe.Invoice.pay(invoice["id"])
+    deliver_new()
+    invalidations = realtime.received(acme, "cache_invalidate")
+    assert [e["event"] for e in invalidations] == [
+        "invoice_payment_failed",
+        "invoice_paid",
+        "invoice_payment_succeeded",
+    ]
+    assert all(e["queryKeys"] == ["billing"] and e["orgSlug"] == "acme" for e in invalidations)
+    # Personal billing pages are not told about the org's invoices.
+    assert realtime.received(alice, "cache_invalidate") == []
