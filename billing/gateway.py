@@ -9,7 +9,8 @@ becomes 503 `BILLING_DISABLED` before anything is sent.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import stripe
@@ -41,14 +42,13 @@ def require_billing() -> None:
         raise BillingDisabled()
 
 
-def stripe_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Call the stripe library; its errors become `StripeUnavailable` (502)."""
-    require_billing()
-    if stripe.api_base != settings.STRIPE_API_BASE:  # settings overridden (tests, sandbox)
-        stripe_configure()
-    kwargs.setdefault("api_key", settings.STRIPE_SECRET_KEY)
+@contextmanager
+def stripe_errors() -> Iterator[None]:
+    """Turn the stripe library's errors raised inside into `StripeUnavailable` (502): around a
+    Stripe call together with dj-stripe's sync of its answer, which may call Stripe again
+    (the account on a first sync, nested objects)."""
     try:
-        return fn(*args, **kwargs)
+        yield
     except stripe.StripeError as error:
         message = error.user_message or ""
         logger.warning(
@@ -61,3 +61,13 @@ def stripe_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
             if isinstance(error, stripe.InvalidRequestError)
             else f"The payment provider could not be reached{detail}. Please try again."
         ) from error
+
+
+def stripe_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Call the stripe library; its errors become `StripeUnavailable` (502)."""
+    require_billing()
+    if stripe.api_base != settings.STRIPE_API_BASE:  # settings overridden (tests, sandbox)
+        stripe_configure()
+    kwargs.setdefault("api_key", settings.STRIPE_SECRET_KEY)
+    with stripe_errors():
+        return fn(*args, **kwargs)

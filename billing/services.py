@@ -8,6 +8,8 @@ billing off); every mirror write goes through dj-stripe's `sync_from_stripe_data
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -32,7 +34,7 @@ from billing.entitlements import (
     subscription_status,
 )
 from billing.errors import StripeUnavailable
-from billing.gateway import require_billing, stripe_call
+from billing.gateway import require_billing, stripe_call, stripe_errors
 from billing.plans import LIVE_STATUSES, is_per_seat, trial_days
 from config import realtime
 from config.errors import BadRequest, Conflict, NotFound, ValidationFailed
@@ -44,6 +46,12 @@ from security.services import audit_record
 logger = logging.getLogger("keel.billing")
 
 Snapshot = dict[str, tuple[Any, ...]]
+
+
+def _mirror(model: Any, data: Any) -> Any:
+    """dj-stripe's sync of a Stripe object into the mirror (it may call Stripe itself: 502)."""
+    with stripe_errors():
+        return model.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
 
 
 # --- Subscribers and customers --------------------------------------------------------------------
@@ -100,29 +108,39 @@ def subscriber_from_reference(reference: str) -> Subscriber | None:
 
 
 def _customer_create(subscriber: Subscriber, *, acting_user: User) -> str:
-    """Create the subscriber's Stripe customer once and store the link (caller holds the lock)."""
+    """Create the subscriber's Stripe customer once and store the link (caller holds the lock).
+
+    The request carries an idempotency key made of the subscriber and the parameters: when the
+    link could not be stored (the mirror's sync failed, the transaction rolled back), the next
+    attempt within Stripe's 24 hours gets the same customer back instead of a second one."""
     metadata = {"keel_subscriber": subscriber.reference, "keel_user_id": str(acting_user.pk)}
     if subscriber.organization is not None:
         organization = subscriber.organization
-        data = stripe_call(
-            stripe.Customer.create,
-            email=acting_user.email,
-            name=organization.name,
-            metadata={**metadata, "keel_organization_slug": organization.slug},
-        )
-        Customer.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
-        organization_billing_set(organization=organization, stripe_customer_id=data["id"])
+        params: dict[str, Any] = {
+            "email": acting_user.email,
+            "name": organization.name,
+            "metadata": {**metadata, "keel_organization_slug": organization.slug},
+        }
     else:
-        user = subscriber.user
-        assert user is not None
-        data = stripe_call(
-            stripe.Customer.create,
-            email=user.email,
-            name=user.name or user.email,
-            metadata={**metadata, "djstripe_subscriber": str(user.pk)},
+        assert subscriber.user is not None
+        params = {
+            "email": subscriber.user.email,
+            "name": subscriber.user.name or subscriber.user.email,
+            "metadata": {**metadata, "djstripe_subscriber": str(subscriber.user.pk)},
+        }
+    digest = hashlib.sha256(json.dumps(params, sort_keys=True).encode()).hexdigest()[:16]
+    data = stripe_call(
+        stripe.Customer.create,
+        idempotency_key=f"keel-customer-{subscriber.reference}-{digest}",
+        **params,
+    )
+    customer = _mirror(Customer, data)
+    if subscriber.organization is not None:
+        organization_billing_set(
+            organization=subscriber.organization, stripe_customer_id=data["id"]
         )
-        customer = Customer.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
-        Customer.objects.filter(pk=customer.pk).update(subscriber=user)
+    else:
+        Customer.objects.filter(pk=customer.pk).update(subscriber=subscriber.user)
     audit_record(
         actor=acting_user,
         action="billing_customer_create",
@@ -140,7 +158,7 @@ def customer_link_user(*, customer_id: str, user: User) -> bool:
         return False
     if not Customer.objects.filter(id=customer_id).exists():
         data = stripe_call(stripe.Customer.retrieve, customer_id)
-        Customer.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
+        _mirror(Customer, data)
     return bool(
         Customer.objects.filter(id=customer_id, subscriber__isnull=True).update(subscriber=user)
     )
@@ -194,13 +212,15 @@ def checkout_session_create(
 ) -> dict[str, str]:
     """`POST /billing/checkout` (personal) and `/organizations/{slug}/billing/checkout` (Owner):
     a Checkout session in subscription mode for an active recurring price of the mirror.
-    409 while the subscriber has a live subscription; the customer is created once."""
+    409 while the subscriber has a live subscription; the customer is created once; the plan's
+    trial only for a subscriber's first subscription."""
     require_billing()
     price = _active_price(price_id)
     subscriber = Subscriber(user=None if organization else user, organization=organization)
     with transaction.atomic():
         subscriber = _locked(subscriber)
-        if live_subscription(customer_subscriptions(subscriber.customer_id)):
+        earlier = customer_subscriptions(subscriber.customer_id)
+        if live_subscription(earlier):
             raise Conflict(
                 "The organization already has a subscription; manage it in the billing portal"
                 if organization
@@ -213,7 +233,8 @@ def checkout_session_create(
         quantity = max(1, _active_member_count(organization.pk))
     metadata = {"keel_subscriber": subscriber.reference, "keel_user_id": str(user.pk)}
     subscription_data: dict[str, Any] = {"metadata": metadata}
-    if days := trial_days(plan):
+    # A trial is for a first subscription: not again after cancelling one.
+    if (days := trial_days(plan)) and not earlier:
         subscription_data["trial_period_days"] = days
     params: dict[str, Any] = {
         "mode": "subscription",
@@ -281,15 +302,17 @@ def subscription_sync(subscription_id: str) -> Subscription | None:
         if isinstance(cause, stripe.InvalidRequestError) and cause.http_status == 404:
             return None
         raise
-    return Subscription.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
+    return _mirror(Subscription, data)
 
 
 def customer_subscriptions_fetch(customer_id: str) -> int:
     """Re-read all of a customer's subscriptions from Stripe into the mirror."""
     listed = stripe_call(stripe.Subscription.list, customer=customer_id, status="all", limit=100)
     count = 0
-    for data in listed.auto_paging_iter():
-        Subscription.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
+    with stripe_errors():  # further pages are fetched as the loop goes
+        pages = list(listed.auto_paging_iter())
+    for data in pages:
+        _mirror(Subscription, data)
         count += 1
     return count
 
@@ -456,16 +479,17 @@ def known_customer_ids() -> list[str]:
 def catalogue_sync(*, progress: Callable[[int, int], None] | None = None) -> dict[str, int]:
     """`manage.py billing_sync` and the daily job: pull every product and price from Stripe into
     the mirror (idempotent). Objects Stripe no longer lists are left as they are."""
-    products = list(stripe_call(stripe.Product.list, limit=100).auto_paging_iter())
-    prices = list(stripe_call(stripe.Price.list, limit=100).auto_paging_iter())
+    with stripe_errors():  # further pages are fetched as the lists are read
+        products = list(stripe_call(stripe.Product.list, limit=100).auto_paging_iter())
+        prices = list(stripe_call(stripe.Price.list, limit=100).auto_paging_iter())
     total, done = len(products) + len(prices), 0
     for product in products:
-        Product.sync_from_stripe_data(product, api_key=settings.STRIPE_SECRET_KEY)
+        _mirror(Product, product)
         done += 1
         if progress:
             progress(done, total)
     for price in prices:
-        Price.sync_from_stripe_data(price, api_key=settings.STRIPE_SECRET_KEY)
+        _mirror(Price, price)
         done += 1
         if progress:
             progress(done, total)
@@ -478,27 +502,34 @@ def catalogue_sync(*, progress: Callable[[int, int], None] | None = None) -> dic
 def seats_sync(*, organization_id: int) -> bool:
     """Per-seat prices: make the org subscription's quantity equal its active member count
     (Stripe prorates). Idempotent; audited when it changes. Returns whether it changed."""
-    organization = Organization.objects.filter(pk=organization_id, deleted_at__isnull=True).first()
-    if organization is None or not organization.stripe_customer_id:
-        return False
-    subscription = live_subscription(customer_subscriptions(organization.stripe_customer_id))
-    if subscription is None or not is_per_seat(subscription_price_id(subscription)):
-        return False
-    seats = max(1, _active_member_count(organization_id))
-    quantity = subscription_quantity(subscription)
-    if quantity == seats:
-        return False
-    items = (subscription.stripe_data.get("items") or {}).get("data") or []
-    data = stripe_call(
-        stripe.Subscription.modify,
-        subscription.id,
-        items=[{"id": items[0]["id"], "quantity": seats}],
-        proration_behavior="create_prorations",
-    )
     with transaction.atomic():
-        before = customer_snapshot(organization.stripe_customer_id)
-        Subscription.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
-        subscriber_apply(customer_id=organization.stripe_customer_id, before=before, source="seats")
+        # Serialised per organization (two jobs after two quick membership changes): the count
+        # and Stripe's quantity are read and set by one job at a time, so the last word wins.
+        organization = (
+            Organization.objects.select_for_update()
+            .filter(pk=organization_id, deleted_at__isnull=True)
+            .first()
+        )
+        if organization is None or not organization.stripe_customer_id:
+            return False
+        customer_id = organization.stripe_customer_id
+        subscription = live_subscription(customer_subscriptions(customer_id))
+        if subscription is None or not is_per_seat(subscription_price_id(subscription)):
+            return False
+        seats = max(1, _active_member_count(organization_id))
+        quantity = subscription_quantity(subscription)
+        if quantity == seats:
+            return False
+        items = (subscription.stripe_data.get("items") or {}).get("data") or []
+        data = stripe_call(
+            stripe.Subscription.modify,
+            subscription.id,
+            items=[{"id": items[0]["id"], "quantity": seats}],
+            proration_behavior="create_prorations",
+        )
+        before = customer_snapshot(customer_id)
+        _mirror(Subscription, data)
+        subscriber_apply(customer_id=customer_id, before=before, source="seats")
         audit_record(
             actor=None,
             action="billing_seats_change",
@@ -605,9 +636,16 @@ def personal_subscriptions_cancel(*, user: User) -> list[str]:
     """The purge (contract §3.8): cancel the user's live personal subscriptions at Stripe now."""
     customer_id = entitlements.user_customer_id(user)
     cancelled: list[str] = []
+    open_statuses = (*LIVE_STATUSES, "unpaid", "incomplete")
     for subscription in customer_subscriptions(customer_id):
-        if subscription_status(subscription) in (*LIVE_STATUSES, "unpaid", "incomplete"):
-            data = stripe_call(stripe.Subscription.cancel, subscription.id)
-            Subscription.sync_from_stripe_data(data, api_key=settings.STRIPE_SECRET_KEY)
-            cancelled.append(subscription.id)
+        if subscription_status(subscription) not in open_statuses:
+            continue
+        # Stripe's word first: a purge that was rolled back after cancelling (a later step
+        # failed) finds the subscription already cancelled there and does not ask again.
+        current = subscription_sync(subscription.id)
+        if current is None or subscription_status(current) not in open_statuses:
+            continue
+        data = stripe_call(stripe.Subscription.cancel, subscription.id)
+        _mirror(Subscription, data)
+        cancelled.append(subscription.id)
     return cancelled

@@ -24,7 +24,7 @@ import stripe
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from djstripe._stripe_errors import object_is_absent
-from djstripe.models import Event, Invoice, Subscription
+from djstripe.models import Customer, Event, Invoice, Subscription
 
 from billing import services
 from billing.errors import BillingDisabled, StripeUnavailable
@@ -94,20 +94,20 @@ def webhook_receive(*, payload: bytes, signature: str) -> bool:
         if Event.objects.filter(id=data["id"]).exists():
             return False
         try:
-            with transaction.atomic():
-                # dj-stripe's own `Event.process` does this too, but cannot say whether this
-                # delivery was the one that recorded the event. Its create returns a row that
-                # another delivery committed since the check above (it reads before it
-                # inserts, after a call to Stripe): only our own INSERT decides.
-                event = Event._create_from_stripe_object(
-                    data, save=False, api_key=settings.STRIPE_SECRET_KEY
-                )
-                if not event._state.adding:
-                    return False
-                event.save(force_insert=True)
-        except IntegrityError:
-            return False
-        try:
+            try:
+                with transaction.atomic():
+                    # dj-stripe's own `Event.process` does this too, but cannot say whether
+                    # this delivery was the one that recorded the event. Its create returns a
+                    # row that another delivery committed since the check above (it reads
+                    # before it inserts, after a call to Stripe): only our own INSERT decides.
+                    event = Event._create_from_stripe_object(
+                        data, save=False, api_key=settings.STRIPE_SECRET_KEY
+                    )
+                    if not event._state.adding:
+                        return False
+                    event.save(force_insert=True)
+            except IntegrityError:
+                return False
             _process(event, data["data"]["object"])
         except (StripeUnavailable, stripe.StripeError) as error:
             # Stripe failed us while re-reading: roll everything back (the event too) and
@@ -129,6 +129,11 @@ def _active_subscriptions_gauge() -> None:
 
 def _process(event: Event, obj: dict[str, Any]) -> None:
     customer_id = _customer_id(obj)
+    if customer_id:
+        # One event of a customer at a time (Stripe sends several at once, e.g. an invoice's
+        # and its subscription's): each compares against the state the previous one left, so
+        # a change is announced once.
+        list(Customer.objects.select_for_update().filter(id=customer_id).values_list("pk"))
     before = services.customer_snapshot(customer_id) if customer_id else {}
     if event.type == "checkout.session.completed":
         _checkout_link(obj)

@@ -5,6 +5,7 @@ Resolved once per request by organizations.permissions from `{slug}` in the URL 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache as memoize
@@ -26,6 +27,7 @@ from organizations.models import (
 )
 
 MEMBERSHIP_CACHE_TTL = 300
+logger = logging.getLogger("keel.organizations")
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,9 @@ def membership_cache_clear(organization_id: int, user_id: int) -> None:
 
     bump()
     transaction.on_commit(bump)
-    transaction.on_commit(lambda: members_changed(organization_id))
+    # Robust: whatever fails in there is logged; neither the request that already committed
+    # nor the callbacks after this one are affected.
+    transaction.on_commit(lambda: members_changed(organization_id), robust=True)
 
 
 @memoize
@@ -105,4 +109,7 @@ def members_changed(organization_id: int) -> None:
     """Tell the `ORGANIZATION_MEMBERS_CHANGED` participants (billing's per-seat quantity) that
     an organization's memberships changed; called after the commit."""
     for hook in _members_changed_hooks():
-        hook(organization_id=organization_id)
+        try:
+            hook(organization_id=organization_id)
+        except Exception:  # one participant's failure (its job queue down) spares the others
+            logger.exception("members_changed participant failed", extra={"hook": repr(hook)})

@@ -109,6 +109,7 @@ class FakeStripe:
     delivery_attempts: int = 1  # per event; a failed attempt waits 2**n seconds before the next
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _outbox: queue.Queue[StripeObject] = field(default_factory=queue.Queue)
+    _idempotent: dict[str, tuple[int, StripeObject]] = field(default_factory=dict)
     _sender: threading.Thread | None = None
     _counter: Iterable[int] = field(default_factory=lambda: itertools.count(1))
 
@@ -161,8 +162,12 @@ class FakeStripe:
         raw = environ["wsgi.input"].read(length).decode() if length else ""
         query = environ.get("QUERY_STRING", "")
         params = decode_form(raw if method == "POST" else query)
+        idempotency_key = environ.get("HTTP_IDEMPOTENCY_KEY", "") if method == "POST" else ""
         with self._lock:
             self.requests.append((method, path))
+            if idempotency_key and idempotency_key in self._idempotent:
+                status, body = self._idempotent[idempotency_key]  # Stripe's replay
+                return self._respond(start_response, status, body)
             try:
                 for pattern, status in list(self.failures):
                     if re.search(pattern, path):
@@ -175,6 +180,13 @@ class FakeStripe:
                 status, body = 200, self.dispatch(method, path, params)
             except StripeError as error:
                 status, body = error.status, error.body()
+            if idempotency_key and status < 500:
+                self._idempotent[idempotency_key] = (status, body)
+        return self._respond(start_response, status, body)
+
+    def _respond(
+        self, start_response: StartResponse, status: int, body: StripeObject
+    ) -> list[bytes]:
         payload = json.dumps(body).encode()
         start_response(
             f"{status} {'OK' if status == 200 else 'Error'}",

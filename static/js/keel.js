@@ -220,6 +220,7 @@
   var started = false;
   var stopped = false;
   var pingTimer = null;
+  var retryTimer = null;
 
   function notify(name, value) {
     listeners.forEach(function (listener) {
@@ -240,7 +241,8 @@
     }
     attempts += 1;
     var delay = Math.min(MAX_DELAY, 1000 * Math.pow(2, attempts - 1));
-    window.setTimeout(connect, delay / 2 + Math.random() * (delay / 2));
+    window.clearTimeout(retryTimer);
+    retryTimer = window.setTimeout(connect, delay / 2 + Math.random() * (delay / 2));
   }
 
   function connect() {
@@ -249,14 +251,20 @@
     }
     setState("connecting");
     var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var ws;
     try {
-      socket = new WebSocket(scheme + window.location.host + "/ws");
+      ws = new WebSocket(scheme + window.location.host + "/ws");
     } catch (e) {
       setState("offline");
       retry();
       return;
     }
-    socket.addEventListener("open", function () {
+    socket = ws;
+    // A socket replaced since (the page came back from the back/forward cache) is ignored.
+    ws.addEventListener("open", function () {
+      if (ws !== socket) {
+        return;
+      }
       attempts = 0;
       setState("connected");
       window.clearInterval(pingTimer);
@@ -270,7 +278,10 @@
       }
       connectedBefore = true;
     });
-    socket.addEventListener("message", function (event) {
+    ws.addEventListener("message", function (event) {
+      if (ws !== socket) {
+        return;
+      }
       var data;
       try {
         data = JSON.parse(event.data);
@@ -279,7 +290,10 @@
       }
       notify("onEvent", data);
     });
-    socket.addEventListener("close", function (event) {
+    ws.addEventListener("close", function (event) {
+      if (ws !== socket) {
+        return;
+      }
       window.clearInterval(pingTimer);
       socket = null;
       setState("offline");
@@ -293,8 +307,12 @@
 
   window.addEventListener("pagehide", function () {
     stopped = true;
+    window.clearTimeout(retryTimer);
+    window.clearInterval(pingTimer);
     if (socket) {
-      socket.close(1000);
+      var closing = socket;
+      socket = null;
+      closing.close(1000);
     }
   });
   window.addEventListener("pageshow", function (event) {
@@ -326,7 +344,7 @@
  *   (payload.orgSlug), re-fetches the page and swaps its [data-member-list] block, so rows
  *   keep the controls the server draws for the caller's role. An `org_update` "deleted", or a
  *   page that no longer answers 200 (removed from the org, signed out), reloads the page.
- *   The socket is the page's one shared socket (window.KeelLive, below); the list refreshes
+ *   The socket is the page's one shared socket (window.KeelLive, above); the list refreshes
  *   once on reconnect to catch up.
  */
 (function () {

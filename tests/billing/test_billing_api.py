@@ -210,6 +210,26 @@ def test_the_trial_is_per_plan(sandbox, settings, as_user, alice):
     assert "trial_period_days" not in sandbox.fake.objects[session_id]["subscription_data"]
 
 
+def test_the_trial_is_for_a_first_subscription_only(sandbox, settings, as_user, alice):
+    settings.STRIPE_TRIAL_DAYS_PRO = 14
+    client = as_user(alice)
+    sandbox.pay(checkout(client, sandbox.prices["pro"]).json()["session_id"])
+    stripe.Subscription.cancel(Subscription.objects.get().id)
+    sandbox.deliver_new()
+    assert client.get(SUBSCRIPTION).json()["status"] == "canceled"
+    session_id = checkout(client, sandbox.prices["pro"]).json()["session_id"]
+    assert "trial_period_days" not in sandbox.fake.objects[session_id]["subscription_data"]
+
+
+def test_a_customer_create_retried_after_a_rollback_gets_the_same_customer(sandbox):
+    """Keel sends an idempotency key with the customer's creation (made of the subscriber and
+    the parameters), as Stripe honours it for 24 hours; the fake honours it too."""
+    first = stripe.Customer.create(email="a@example.com", idempotency_key="keel-customer-x")
+    again = stripe.Customer.create(email="a@example.com", idempotency_key="keel-customer-x")
+    other = stripe.Customer.create(email="a@example.com", idempotency_key="keel-customer-y")
+    assert first.id == again.id != other.id
+
+
 def test_a_personal_checkout_is_one_seat_even_for_a_per_seat_price(
     sandbox, settings, as_user, alice
 ):
