@@ -582,7 +582,9 @@ class FakeStripe:
         session = self.get("checkout.session", match[1])
         if method == "POST" and match[2]:
             self.checkout_pay(match[1])
-            start_response("303 See Other", [("Location", session["success_url"])])
+            # As Stripe does, the placeholder in the success URL becomes the session's id.
+            location = session["success_url"].replace("{CHECKOUT_SESSION_ID}", session["id"])
+            start_response("303 See Other", [("Location", location)])
             return [b""]
         price = self.get("price", session["line_items_requested"][0]["price"])
         product = self.get("product", price["product"])

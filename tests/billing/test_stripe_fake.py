@@ -99,7 +99,7 @@ def test_hosted_checkout_creates_the_subscription_and_sends_signed_events(fake, 
         customer=customer.id,
         client_reference_id="org:5",
         line_items=[{"price": price.id, "quantity": 1}],
-        success_url="https://keel.example/billing/success",
+        success_url="https://keel.example/billing/success?session_id={CHECKOUT_SESSION_ID}",
         cancel_url="https://keel.example/billing/cancel",
         metadata={"org_id": "5"},
         subscription_data={"trial_period_days": 14},
@@ -115,7 +115,10 @@ def test_hosted_checkout_creates_the_subscription_and_sends_signed_events(fake, 
     with pytest.raises(urllib.error.HTTPError) as paid:
         opener.open(urllib.request.Request(f"{session.url}/pay", data=b"", method="POST"))
     assert paid.value.code == 303
-    assert paid.value.headers["Location"] == "https://keel.example/billing/success"
+    # Stripe's placeholder becomes the session's id.
+    assert paid.value.headers["Location"] == (
+        f"https://keel.example/billing/success?session_id={session.id}"
+    )
 
     completed = stripe.checkout.Session.retrieve(session.id)
     assert (completed.status, completed.payment_status) == ("complete", "paid")

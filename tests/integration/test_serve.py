@@ -214,6 +214,17 @@ def test_ctrl_c_to_the_process_group_stops_everything(serve: Served):
         os.killpg(serve.proc.pid, 0)  # nothing left in the group, not even a zombie
 
 
+def test_a_hangup_stops_serve_and_its_children(serve: Served):
+    """The terminal closed (SIGHUP to serve's group): the children lead groups of their own,
+    so only serve can stop them."""
+    worker_and_web(serve)
+    tree = descendants(serve.proc.pid)
+    serve.proc.send_signal(signal.SIGHUP)
+    serve.proc.wait(timeout=STOP_TIMEOUT)
+    left = wait_gone(tree, timeout=STOP_TIMEOUT)
+    assert not left, f"orphaned processes after SIGHUP: {sorted(left)}\n{serve.output()}"
+
+
 def test_serve_stops_the_web_server_when_the_worker_dies(serve: Served):
     procs = worker_and_web(serve)
     web_tree = descendants(procs["web"]) | {procs["web"]}

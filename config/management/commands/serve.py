@@ -175,8 +175,10 @@ class Command(BaseCommand):
             nonlocal stopping
             stopping = True
 
-        signal.signal(signal.SIGINT, stop)
-        signal.signal(signal.SIGTERM, stop)
+        # SIGHUP too (the terminal closed): the children lead process groups of their own, so
+        # nothing else would stop them.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, stop)
         exit_code = 0
         try:
             while not stopping:
