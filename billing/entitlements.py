@@ -9,16 +9,14 @@ billed outside Stripe). Seats, usage limits and the personal role all follow fro
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from django.conf import settings
 from djstripe.models import Customer, Price, Product, Subscription
 
+from accounts.models import User
 from billing.plans import LIVE_STATUSES, plan_for_price, plan_spec
 from organizations.models import Organization, Plan
-
-if TYPE_CHECKING:
-    from accounts.models import User
 
 
 @dataclass(frozen=True)
@@ -146,3 +144,19 @@ def subscription_snapshot(subscription: Subscription) -> tuple[Any, ...]:
         subscription.stripe_data.get("current_period_end"),
         subscription_quantity(subscription),
     )
+
+
+def usage_plan_limits(
+    *, user_id: int | None = None, organization_id: int | None = None
+) -> tuple[str, dict[str, int]]:
+    """The `USAGE_PLAN_LIMITS` hook: a usage scope's plan and its limits (contract §6.1)."""
+    if organization_id is not None:
+        organization = Organization.objects.filter(pk=organization_id).first()
+        entitlement = organization_entitlement(organization) if organization else None
+    else:
+        user = User.objects.filter(pk=user_id).first() if user_id is not None else None
+        entitlement = user_entitlement(user) if user else None
+    if entitlement is None:
+        spec = plan_spec(Plan.FREE)
+        return spec.plan.value, dict(spec.usage_limits)
+    return str(entitlement.plan), dict(entitlement.usage_limits)

@@ -17,6 +17,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("organizations.urls")),
     path("", include("billing.urls")),
+    path("", include("usage.urls")),
     path("", include("security.urls")),
     # Keep last: anything else under /api is a JSON 404 (no slash redirects, no HTML).
     re_path(r"^.*$", APINotFoundView.as_view(), name="not-found"),

@@ -107,6 +107,20 @@ VERIFICATION_EXEMPT = RouteGroup(
     parts=(HEALTH,),
 )
 
+# Each authenticated request here counts one `api_call` (contract §6.3); not health, the webhook,
+# the CSRF token or the usage routes themselves.
+METERED = RouteGroup(
+    "metered",
+    r"^/api/",
+    excluding=(
+        OPERATIONS,
+        STRIPE_WEBHOOK,
+        RouteGroup(
+            "unmetered", api(r"/csrf-token$"), api(r"(?:/organizations/[^/]+)?/usage(?:/|$)")
+        ),
+    ),
+)
+
 # Rate-limit tiers (contract §0.9); `ip` covers everything not UNTHROTTLED.
 AUTH_TIER = RouteGroup(
     "tier_auth",
@@ -137,10 +151,10 @@ CACHE_PRIVATE = RouteGroup("cache_private", api(r"/"))
 
 GROUPS: tuple[RouteGroup, ...] = (
     API_ROUTES, HEALTH, METRICS, WEBSOCKET, STATIC, API_DOCS, STRIPE_WEBHOOK, FILE_UPLOAD,
-    AVATAR_UPLOAD, ORG_SCOPED, JSON_ERRORS, OPERATIONS, QUIET_LOGS, UNTHROTTLED, CSRF_EXEMPT,
-    NO_CSRF_COOKIE, IDEMPOTENT, MAINTENANCE_OPEN, VERIFICATION_EXEMPT, AUTH_TIER, LOGIN_TIER,
-    REGISTER_TIER, API_TIER, USER_TIER, CACHE_PUBLIC_SHORT, CACHE_CHANGELOG, CACHE_NO_STORE,
-    CACHE_FILE_LINKS, CACHE_PRIVATE,
+    AVATAR_UPLOAD, ORG_SCOPED, METERED, JSON_ERRORS, OPERATIONS, QUIET_LOGS, UNTHROTTLED,
+    CSRF_EXEMPT, NO_CSRF_COOKIE, IDEMPOTENT, MAINTENANCE_OPEN, VERIFICATION_EXEMPT, AUTH_TIER,
+    LOGIN_TIER, REGISTER_TIER, API_TIER, USER_TIER, CACHE_PUBLIC_SHORT, CACHE_CHANGELOG,
+    CACHE_NO_STORE, CACHE_FILE_LINKS, CACHE_PRIVATE,
 )  # fmt: skip
 
 

@@ -154,6 +154,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware.cache_headers.CacheHeadersMiddleware",
+    "usage.middleware.UsageMeteringMiddleware",
     "security.middleware.IdempotencyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -541,7 +542,7 @@ PRINCIPAL_RESOLVERS = [
     "security.principal.session_principal",
 ]
 # Run when a web process stops (config/shutdown.py): write what is still only in memory.
-SHUTDOWN_HOOKS = ["security.blocklist.flush_hits"]
+SHUTDOWN_HOOKS = ["security.blocklist.flush_hits", "usage.services.usage_fold"]
 # Hooks that let the lower layers (config, security) call into the domains without importing
 # them (docs/architecture.md, "Layers and hooks").
 # Read a runtime setting (contract §13.9): (key) -> value.
@@ -564,6 +565,9 @@ ACCOUNT_LIFECYCLE_PARTICIPANTS = [
 ]
 # Seats of a plan, from billing's plan catalogue: (plan) -> int (0 = unlimited).
 ORGANIZATION_SEAT_LIMIT = "billing.plans.seat_limit"
+# A usage scope's plan and limits, from billing's entitlements:
+# (user_id=, organization_id=) -> (plan, {total key: limit}).
+USAGE_PLAN_LIMITS = "billing.entitlements.usage_plan_limits"
 # Told after the commit when an organization's memberships change: (organization_id=) -> None.
 ORGANIZATION_MEMBERS_CHANGED = ["billing.seats.organization_members_changed"]
 
@@ -654,6 +658,13 @@ STRIPE_PORTAL_RETURN_URL = env.str("STRIPE_PORTAL_RETURN_URL", default=f"{FRONTE
 # dj-stripe: foreign keys by Stripe id; Keel verifies webhooks itself (billing/webhooks.py).
 DJSTRIPE_FOREIGN_KEY_TO_FIELD = "id"
 DJSTRIPE_WEBHOOK_VALIDATION = "verify_signature"
+
+# --- Usage metering (docs/usage.md) ----------------------------------------------------------
+# How often a web process folds its in-memory API-call counts (no REDIS_URL), in seconds.
+USAGE_FLUSH_SECONDS = env.int("USAGE_FLUSH_SECONDS", default=60)
+USAGE_FLUSH_THREAD = env.bool("USAGE_FLUSH_THREAD", default=True)
+# Told after the commit of each new usage alert: (alert=) -> None (the notifications app).
+USAGE_ALERT_LISTENERS: list[str] = []
 
 # --- Real-time --------------------------------------------------------------------------------
 WS_MAX_CONNECTIONS_PER_USER = env.int("WS_MAX_CONNECTIONS_PER_USER", default=20)

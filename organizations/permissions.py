@@ -54,4 +54,6 @@ class OrgRolePermission(BasePermission):
         if not actor.at_least(required):
             raise Forbidden(f"This needs the {required} role in the organization")
         request.org_actor = actor  # type: ignore[attr-defined]  # Keel's own request attribute
+        # For the middleware after the view (usage metering): the org the request acted in.
+        request._request.keel_organization_id = actor.organization.pk  # type: ignore[attr-defined]
         return True

@@ -20,6 +20,7 @@ from rest_framework.test import APIClient
 from accounts.models import Role, User
 from organizations.models import Organization, OrgRole
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from tests.realtime_capture import committed, realtime  # noqa: F401 (shared fixtures)
 from tests.stripe_sandbox import Sandbox, sandbox_running
 
 
@@ -28,6 +29,7 @@ def _isolated_cache() -> Iterator[None]:
     """Each test starts with an empty cache and no per-process copies of settings/blocklist."""
     from accounts.core import tokens
     from security import blocklist, counters, system_settings
+    from usage import buffer
 
     def reset() -> None:
         if hasattr(cache, "delete_pattern"):  # Redis: only Keel's keys, not the channel layer's
@@ -39,6 +41,7 @@ def _isolated_cache() -> Iterator[None]:
         tokens.reset_local()
         blocklist.discard_pending_hits()
         counters.reset_local()
+        buffer.buffer_discard()
 
     reset()
     yield

@@ -30,9 +30,12 @@ PASSWORD_HASHERS = ["tests.hashers.FastArgon2PasswordHasher", *_PRODUCTION_HASHE
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     MIGRATION_MODULES = {"djstripe": None}
 
-# Billing is off unless a test turns the Stripe fake on (tests/billing/conftest.py); a call that
+# Billing is off unless a test turns the Stripe fake on (tests/stripe_sandbox.py); a call that
 # escapes the fake goes to a closed loopback port and fails at once instead of reaching out.
 STRIPE_SECRET_KEY = ""
 STRIPE_ENABLED = False
 STRIPE_API_BASE = "http://127.0.0.1:9"
 STRIPE_WEBHOOK_SECRETS: list[str] = []
+
+# No background folding in the test processes: tests fold explicitly (usage.services.usage_fold).
+USAGE_FLUSH_THREAD = False

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from django.contrib import admin
@@ -30,6 +30,7 @@ from config.models import WorkerHeartbeat
 from organizations.models import Invitation, OrgAPIKey
 from security.models import AuditLog, IdempotencyKey, IPBlock
 from tests.factories import MembershipFactory, OrganizationFactory, UserFactory
+from usage.models import UsageAlert, UsageEvent, UsageFoldBatch, UsagePeriod
 
 pytestmark = pytest.mark.django_db
 META = sessions.RequestMeta(ip="203.0.113.7", user_agent="pytest")
@@ -90,6 +91,8 @@ ELSEWHERE = {
     "/api/v1/admin/users/deleted",
     "/api/v1/admin/audit-logs",
     "/api/v1/billing/plans",  # tests/billing/test_query_budget.py
+    "/api/v1/usage/history",  # tests/usage/test_query_budget.py
+    "/api/v1/usage/alerts",  # tests/usage/test_query_budget.py
 }
 
 
@@ -273,6 +276,34 @@ ADMIN_GROW: dict[str, Callable] = {
             expires_at=_later(),
         )
         for i in range(n)
+    ],
+    "usage.UsagePeriod": lambda u, n: [
+        UsagePeriod.objects.create(
+            user=UserFactory(), period_start=date(2026, 1, 1), period_end=date(2026, 1, 31)
+        )
+        for _ in range(n)
+    ],
+    "usage.UsageAlert": lambda u, n: [
+        UsageAlert.objects.create(
+            organization=OrganizationFactory(),
+            alert_type="warning_80",
+            usage_type="api_call",
+            current_usage=80,
+            usage_limit=100,
+            percentage_used=80,
+            period_start=date(2026, 1, 1),
+            period_end=date(2026, 1, 31),
+        )
+        for _ in range(n)
+    ],
+    "usage.UsageEvent": lambda u, n: [
+        UsageEvent.objects.create(
+            user=UserFactory(), event_type="api_call", resource="api", occurred_at=timezone.now()
+        )
+        for _ in range(n)
+    ],
+    "usage.UsageFoldBatch": lambda u, n: [
+        UsageFoldBatch.objects.create(name=secrets.token_hex(8)) for _ in range(n)
     ],
     "platform.WorkerHeartbeat": lambda u, n: [
         WorkerHeartbeat.objects.create(name=f"w{secrets.token_hex(4)}", beat_at=timezone.now())

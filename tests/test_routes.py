@@ -80,7 +80,7 @@ def test_every_api_route_is_in_exactly_one_route_tier():
 
 
 def test_the_user_tier_is_the_contracts_list():
-    expected = {"auth/me", "csrf-token"} | {r for r in V1 if re.match(r"users/me(/|$)", r)}
+    expected = {"auth/me", "csrf-token"} | {r for r in V1 if re.match(r"(users/me|usage)(/|$)", r)}
     assert _api_routes_in(routes.USER_TIER) == expected
     for later in ("usage", "usage/events", "notifications", "notifications/7/read",
                   "feature-flags", "announcements", "announcements/unread-modals", "changelog"):  # fmt: skip
