@@ -121,6 +121,19 @@ METERED = RouteGroup(
     ),
 )
 
+# Refused over plan limits when `usage_enforcement` is on (contract §6.5): the metered routes
+# but sign-in and billing (a user over a limit can still sign in and upgrade).
+ENFORCED = RouteGroup(
+    "enforced",
+    r"^/api/",
+    excluding=(
+        *METERED.excluding,
+        RouteGroup(
+            "enforcement_open", api(r"/auth/"), api(r"(?:/organizations/[^/]+)?/billing(?:/|$)")
+        ),
+    ),
+)
+
 # Rate-limit tiers (contract §0.9); `ip` covers everything not UNTHROTTLED.
 AUTH_TIER = RouteGroup(
     "tier_auth",
@@ -151,7 +164,7 @@ CACHE_PRIVATE = RouteGroup("cache_private", api(r"/"))
 
 GROUPS: tuple[RouteGroup, ...] = (
     API_ROUTES, HEALTH, METRICS, WEBSOCKET, STATIC, API_DOCS, STRIPE_WEBHOOK, FILE_UPLOAD,
-    AVATAR_UPLOAD, ORG_SCOPED, METERED, JSON_ERRORS, OPERATIONS, QUIET_LOGS, UNTHROTTLED,
+    AVATAR_UPLOAD, ORG_SCOPED, METERED, ENFORCED, JSON_ERRORS, OPERATIONS, QUIET_LOGS, UNTHROTTLED,
     CSRF_EXEMPT, NO_CSRF_COOKIE, IDEMPOTENT, MAINTENANCE_OPEN, VERIFICATION_EXEMPT, AUTH_TIER,
     LOGIN_TIER, REGISTER_TIER, API_TIER, USER_TIER, CACHE_PUBLIC_SHORT, CACHE_CHANGELOG,
     CACHE_NO_STORE, CACHE_FILE_LINKS, CACHE_PRIVATE,

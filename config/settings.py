@@ -155,6 +155,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "config.middleware.cache_headers.CacheHeadersMiddleware",
     "usage.middleware.UsageMeteringMiddleware",
+    "usage.middleware.UsageEnforcementMiddleware",
     "security.middleware.IdempotencyMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -562,6 +563,7 @@ REALTIME_MEMBER_ORGS = "organizations.selectors.member_organization_ids"
 ACCOUNT_LIFECYCLE_PARTICIPANTS = [
     "organizations.lifecycle.OrganizationsLifecycle",
     "billing.lifecycle.BillingLifecycle",
+    "usage.lifecycle.UsageLifecycle",
 ]
 # Seats of a plan, from billing's plan catalogue: (plan) -> int (0 = unlimited).
 ORGANIZATION_SEAT_LIMIT = "billing.plans.seat_limit"

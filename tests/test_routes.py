@@ -184,3 +184,16 @@ def test_the_api_prefix_and_the_webhook_path_are_defined_once():
         cwd=ROOT, capture_output=True, text=True, check=False,
     ).stdout.splitlines()  # fmt: skip
     assert len(found) == 1 and found[0].startswith("config/routes.py:"), found
+
+
+def test_metering_and_enforcement_cover_what_the_contract_says():
+    """§6.3: health, the webhook, the CSRF token and the usage routes are not metered; §6.5:
+    sign-in and billing stay open besides."""
+    for path in ("/api/v1/users/me", "/api/v1/organizations/acme/members", "/api/admin/stats"):
+        assert {"metered", "enforced"} <= routes.groups_of(path), path
+    for path in ("/api/v1/health", "/api/v1/webhooks/stripe", "/api/v1/csrf-token",
+                 "/api/v1/usage", "/api/v1/usage/events", "/api/v1/organizations/acme/usage"):  # fmt: skip
+        assert not {"metered", "enforced"} & routes.groups_of(path), path
+    for path in ("/api/v1/auth/me", "/api/v1/billing/checkout", "/api/v1/organizations/a/billing"):
+        assert routes.groups_of(path) & {"metered", "enforced"} == {"metered"}, path
+    assert not routes.METERED.matches("/settings/profile")  # pages are not the API

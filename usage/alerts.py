@@ -20,8 +20,9 @@ from django.utils.module_loading import import_string
 from config import realtime
 from config.errors import NotFound
 from organizations.models import Membership, MembershipStatus, Organization, OrgRole
+from usage import enforcement
 from usage.models import METRICS, AlertType, UsageAlert, UsagePeriod
-from usage.periods import Scope, period_get, plan_limits
+from usage.periods import Scope, month_of, period_get, plan_limits
 
 THRESHOLDS = ((80, AlertType.WARNING_80), (90, AlertType.WARNING_90), (100, AlertType.EXCEEDED))
 LABELS = {
@@ -107,12 +108,15 @@ def limits_check(*, scope: Scope, moment: datetime | None = None) -> list[UsageA
         period = period_get(scope, moment)
         plan, plan_limits_now = plan_limits(scope)
         limits = period.limits or plan_limits_now
+        over: set[str] = set()
         for usage_type, key in METRICS.items():
             limit = int(limits.get(key, 0) or 0)
             if limit <= 0:
                 continue
             total = int(getattr(period, key))
             percentage = total * 100 // limit
+            if total >= limit:
+                over.add(key)
             for threshold, alert_type in THRESHOLDS:
                 if percentage < threshold:
                     break
@@ -134,6 +138,15 @@ def limits_check(*, scope: Scope, moment: datetime | None = None) -> list[UsageA
                 _announce(alert, scope, plan)
         if any(a.alert_type == AlertType.EXCEEDED for a in created):
             UsagePeriod.objects.filter(pk=period.pk).update(limits_exceeded=True)
+    if period.period_start == month_of(timezone.now())[0]:
+        org_slug = None
+        if scope.organization_id is not None:
+            org_slug = (
+                Organization.objects.filter(pk=scope.organization_id)
+                .values_list("slug", flat=True)
+                .first()
+            )
+        enforcement.mark(scope, period.period_end, over, org_slug=org_slug)
     return created
 
 

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from accounts.models import User
 from organizations.models import Organization
-from usage import buffer
+from usage import buffer, enforcement
 from usage.alerts import limits_check
 from usage.models import METRICS, UsageEvent, UsageFoldBatch, UsagePeriod
 from usage.periods import Scope, month_of, period_add, period_get, plan_limits
@@ -46,7 +46,9 @@ def usage_record(
     unit: str = "count",
     metadata: dict[str, str] | None = None,
 ) -> UsageEvent:
-    """`POST /usage/record`: one event now, added to the current period."""
+    """`POST /usage/record`: one event now, added to the current period (refused under
+    `usage_enforcement=all` while its metric is at or over its limit)."""
+    enforcement.refuse_if_over(scope, {event_type})
     now = timezone.now()
     with transaction.atomic():
         event = UsageEvent.objects.create(
@@ -74,6 +76,7 @@ def usage_events_ingest(*, scope: Scope, events: list[dict[str, Any]]) -> Ingest
     """`POST /usage/events`: a validated batch. An event whose client `id` the scope has
     already sent (in an earlier batch or earlier in this one) is a duplicate and is skipped;
     the rest are stored and added to the periods of their timestamps, in one transaction."""
+    enforcement.refuse_if_over(scope, {e["event_type"] for e in events})
     now = timezone.now()
     with transaction.atomic():
         # One batch of a scope at a time: the current period's row is the scope's lock.

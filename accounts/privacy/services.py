@@ -328,7 +328,7 @@ EXPORT_SECTIONS: tuple[tuple[str, Callable[[User], Any]], ...] = (
 )
 # Sections of the published format whose domains are not built yet: empty lists until their
 # participant (accounts/lifecycle.py) supplies them.
-PENDING_SECTIONS = ("notifications", "usage", "files")
+PENDING_SECTIONS = ("notifications", "files")
 
 README = """\
 Your {site_name} data

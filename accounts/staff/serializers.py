@@ -97,4 +97,5 @@ class AdminStatsOutput(serializers.Serializer):
     total_files = serializers.IntegerField()
     total_file_size = serializers.IntegerField()
     total_organizations = serializers.IntegerField()
+    total_usage_events = serializers.IntegerField(help_text="Usage events stored (Keel addition)")
     users_by_role = serializers.DictField(child=serializers.IntegerField())

@@ -145,6 +145,7 @@ def admin_stats() -> dict[str, Any]:
         "total_files": 0,
         "total_file_size": 0,
         "total_organizations": 0,
+        "total_usage_events": 0,
         "users_by_role": {r: numbers[f"role_{r}"] for r in Role.values},
     }
     stats.update(lifecycle.staff_stats())

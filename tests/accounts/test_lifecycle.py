@@ -70,10 +70,12 @@ def test_the_export_carries_the_participants_sections_and_readme(alice, acme):
         readme = archive.read("README.txt").decode()
     assert data["files"] == [{"name": f"{alice.pk}.txt"}]
     assert [m["organization_slug"] for m in data["memberships"]] == ["acme"]  # organizations'
-    assert data["notifications"] == [] and data["usage"] == []  # not built yet: empty
+    assert data["notifications"] == []  # not built yet: empty
+    assert data["usage"] == []  # usage's participant: alice has recorded nothing
     assert "files                the files you uploaded" in readme
     assert "memberships          the organizations you belong to" in readme
-    assert "notifications, usage   (empty for now)" in readme
+    assert "usage                your personal usage per month" in readme
+    assert "notifications   (empty for now)" in readme
 
 
 def test_a_blocker_refuses_the_deletion_request_with_its_reason(alice):

@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
+from accounts.privacy import services as privacy
 from tests.usage.conftest import FREE, PRO
+from usage.lifecycle import UsageLifecycle
 from usage.models import UsageEvent, UsagePeriod
 from usage.periods import Scope, month_of, period_add, period_get, previous_month_start
 from usage.services import usage_events_ingest, usage_record
@@ -247,3 +249,15 @@ def test_timezone_aware_timestamps_in_other_zones_use_the_utc_month(alice, time_
     period = UsagePeriod.objects.exclude(api_calls=0).get(user=alice)
     assert period.period_start == date(2026, 3, 1)
     assert UsageEvent.objects.get().occurred_at == moment.astimezone(UTC)
+
+
+def test_the_gdpr_export_carries_the_users_own_usage_and_the_purge_plan_counts_it(alice, acme):
+    usage_record(scope=Scope(user_id=alice.pk), event_type="compute", resource="job", quantity=7)
+    usage_record(scope=Scope(organization_id=acme.pk), event_type="compute", resource="org")
+    data = privacy.data_export_collect(user=alice)
+    (period,) = data["usage"]
+    assert period["totals"]["compute_ms"] == 7
+    assert [e["resource"] for e in period["events"]] == ["job"]  # not the org's
+    assert UsageLifecycle().purge_plan(alice) == [
+        "usage: 1 event(s) and the user's periods and alerts deleted"
+    ]
