@@ -71,15 +71,16 @@ def _listeners() -> tuple[Callable[..., None], ...]:
     return tuple(import_string(path) for path in settings.USAGE_ALERT_LISTENERS)
 
 
+def _org_slug(scope: Scope) -> str | None:
+    if scope.organization_id is None:
+        return None
+    return (
+        Organization.objects.filter(pk=scope.organization_id).values_list("slug", flat=True).first()
+    )
+
+
 def _announce(alert: UsageAlert, scope: Scope, plan: str) -> None:
-    org_slug = None
-    if scope.organization_id is not None:
-        org_slug = (
-            Organization.objects.filter(pk=scope.organization_id)
-            .values_list("slug", flat=True)
-            .first()
-        )
-    payload = alert_payload(alert, plan, org_slug)
+    payload = alert_payload(alert, plan, _org_slug(scope))
     notification = {
         "title": "Usage limit exceeded"
         if alert.alert_type == AlertType.EXCEEDED
@@ -139,14 +140,7 @@ def limits_check(*, scope: Scope, moment: datetime | None = None) -> list[UsageA
         if any(a.alert_type == AlertType.EXCEEDED for a in created):
             UsagePeriod.objects.filter(pk=period.pk).update(limits_exceeded=True)
     if period.period_start == month_of(timezone.now())[0]:
-        org_slug = None
-        if scope.organization_id is not None:
-            org_slug = (
-                Organization.objects.filter(pk=scope.organization_id)
-                .values_list("slug", flat=True)
-                .first()
-            )
-        enforcement.mark(scope, period.period_end, over, org_slug=org_slug)
+        enforcement.mark(scope, over, org_slug=_org_slug(scope))
     return created
 
 

@@ -13,7 +13,7 @@ it marks the scope in the cache until the period ends; a plan change that lifts 
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django.core.cache import cache
 from django.utils import timezone
@@ -49,9 +49,9 @@ def seconds_to_next_period(now: datetime | None = None) -> int:
     return max(1, int((datetime.combine(first_next, time.min, tzinfo=UTC) - now).total_seconds()))
 
 
-def mark(scope: Scope, period_end: date, over: set[str], org_slug: str | None = None) -> None:
-    """Remember which totals of the scope are at or over their limits (empty: none), until
-    the period ends."""
+def mark(scope: Scope, over: set[str], org_slug: str | None = None) -> None:
+    """Remember which totals of the scope's current period are at or over their limits (empty:
+    none), until the period ends."""
     ttl = seconds_to_next_period()
     keys = [_key("u", scope.user_id)] if scope.user_id else [_key("o", scope.organization_id)]
     if org_slug:
