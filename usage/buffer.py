@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.db import connections as db_connections
 from django_redis import get_redis_connection
 
 logger = logging.getLogger("keel.usage")
@@ -163,3 +164,5 @@ def _flush_forever(fold: Callable[[], Any]) -> None:
             fold()
         except Exception:
             logger.exception("usage fold failed; the counts wait for the next one")
+        finally:
+            db_connections.close_all()  # this thread's connection goes back (to the pool)
