@@ -76,8 +76,13 @@ def plan_of_price(price: Price) -> Plan:
         return plan_for_price(price.id)
     product = price_product(price)
     metadata = (product.stripe_data.get("metadata") or {}) if product is not None else {}
+    return _metadata_plan(metadata) or plan_for_price(price.id)
+
+
+def _metadata_plan(metadata: dict[str, Any]) -> Plan | None:
+    """A product's `plan` metadata (`pro` / `enterprise`), if it names one."""
     value = str(metadata.get("plan") or "").lower()
-    return Plan(value) if value in (Plan.PRO, Plan.ENTERPRISE) else plan_for_price(price.id)
+    return Plan(value) if value in (Plan.PRO, Plan.ENTERPRISE) else None
 
 
 def _product_plan(subscription: Subscription) -> Plan | None:
@@ -92,8 +97,7 @@ def _product_plan(subscription: Subscription) -> Plan | None:
     elif product:
         row = Product.objects.filter(id=product).only("stripe_data").first()
         metadata = (row.stripe_data.get("metadata") or {}) if row else {}
-    value = str(metadata.get("plan") or "").lower()
-    return Plan(value) if value in (Plan.PRO, Plan.ENTERPRISE) else None
+    return _metadata_plan(metadata)
 
 
 def customer_subscriptions(customer_id: str | None) -> list[Subscription]:

@@ -129,16 +129,18 @@ def invoice_list(customer_id: str | None, limit: int = 24) -> list[dict[str, Any
     if not customer_id:
         return []
     rows = Invoice.objects.filter(customer_id=customer_id).order_by("-created")[:limit]
-    return [
-        {
-            "id": invoice.id,
-            "number": (invoice.stripe_data or {}).get("number") or "",
-            "status": (invoice.stripe_data or {}).get("status") or "",
-            "amount_due": int((invoice.stripe_data or {}).get("amount_due") or 0),
-            "amount_paid": int((invoice.stripe_data or {}).get("amount_paid") or 0),
-            "currency": (invoice.stripe_data or {}).get("currency") or "usd",
-            "hosted_invoice_url": (invoice.stripe_data or {}).get("hosted_invoice_url") or "",
-            "created_at": iso(invoice.created),
-        }
-        for invoice in rows
-    ]
+    return [_invoice_data(invoice) for invoice in rows]
+
+
+def _invoice_data(invoice: Invoice) -> dict[str, Any]:
+    data = invoice.stripe_data or {}
+    return {
+        "id": invoice.id,
+        "number": data.get("number") or "",
+        "status": data.get("status") or "",
+        "amount_due": int(data.get("amount_due") or 0),
+        "amount_paid": int(data.get("amount_paid") or 0),
+        "currency": data.get("currency") or "usd",
+        "hosted_invoice_url": data.get("hosted_invoice_url") or "",
+        "created_at": iso(invoice.created),
+    }

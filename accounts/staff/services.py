@@ -266,17 +266,27 @@ def user_role_set(*, actor: User | None, user_id: int, role: str) -> User:
             return target
         if role != Role.SUPER_ADMIN:
             last_super_admin_guard(target, super_admins, "demote")
-        target.role = role
-        target.save(update_fields=["role", "updated_at"])
-        audit_record(
-            actor=actor,
-            action="role_change",
-            target_type="user",
-            target_id=target.pk,
-            changes={"role": [old, role]},
-        )
-        realtime.publish_to_user(target.pk, "user_update", {"field": "role", "value": role})
+        _role_write(target, role, actor=actor)
     return target
+
+
+def _role_write(
+    target: User, role: str, *, actor: User | None, metadata: dict[str, Any] | None = None
+) -> None:
+    """Save a changed role (caller holds the row lock), audit `role_change` and tell the
+    user's clients (`user_update{field: "role"}`)."""
+    old = target.role
+    target.role = role
+    target.save(update_fields=["role", "updated_at"])
+    audit_record(
+        actor=actor,
+        action="role_change",
+        target_type="user",
+        target_id=target.pk,
+        changes={"role": [old, role]},
+        metadata=metadata,
+    )
+    realtime.publish_to_user(target.pk, "user_update", {"field": "role", "value": role})
 
 
 def user_subscription_role_sync(*, user_id: int, live: bool, source: str = "stripe") -> bool:
@@ -291,18 +301,7 @@ def user_subscription_role_sync(*, user_id: int, live: bool, source: str = "stri
         role = Role.PREMIUM if live else Role.USER
         if target.role == role:
             return False
-        old = target.role
-        target.role = role
-        target.save(update_fields=["role", "updated_at"])
-        audit_record(
-            actor=None,
-            action="role_change",
-            target_type="user",
-            target_id=target.pk,
-            changes={"role": [old, role]},
-            metadata={"source": source},
-        )
-        realtime.publish_to_user(target.pk, "user_update", {"field": "role", "value": role})
+        _role_write(target, role, actor=None, metadata={"source": source})
     return True
 
 

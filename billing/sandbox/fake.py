@@ -473,10 +473,16 @@ class FakeStripe:
         self.emit("customer.subscription.deleted", subscription)
         return subscription
 
-    def invoice_paid(self, subscription: StripeObject) -> StripeObject:
-        amount = sum(
-            i["price"]["unit_amount"] * i["quantity"] for i in subscription["items"]["data"]
+    @staticmethod
+    def _amount(subscription: StripeObject) -> int:
+        """What one period of the subscription costs, in cents."""
+        return sum(
+            int(i["price"]["unit_amount"]) * int(i["quantity"])
+            for i in subscription["items"]["data"]
         )
+
+    def invoice_paid(self, subscription: StripeObject) -> StripeObject:
+        amount = self._amount(subscription)
         invoice = self.create(
             "invoice",
             "in",
@@ -504,9 +510,7 @@ class FakeStripe:
         """A renewal whose charge fails: an open invoice, the subscription past_due, and the
         events Stripe sends (`invoice.payment_failed`, `customer.subscription.updated`)."""
         subscription = self.get("subscription", subscription_id)
-        amount = sum(
-            i["price"]["unit_amount"] * i["quantity"] for i in subscription["items"]["data"]
-        )
+        amount = self._amount(subscription)
         invoice = self.create(
             "invoice",
             "in",
